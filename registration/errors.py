@@ -1,0 +1,62 @@
+"""The helper's exceptions: one root, a short flat list of kinds, each mapped to an exit code.
+
+Only `registration.cli` turns these into messages and exit codes. Raise them with a
+message that says what was wrong and what to do; `hint` carries the "what to do" part
+when it is long, or points at the README's troubleshooting section.
+"""
+
+from __future__ import annotations
+
+from registration.exit_codes import ExitStatus
+
+
+class RegisterError(Exception):
+    """Root of every error the helper reports to the user without a traceback."""
+
+    exit_status: ExitStatus = ExitStatus.FAILURE
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message if not self.hint else f"{self.message}\n  hint: {self.hint}"
+
+
+class UsageError(RegisterError):
+    """Bad flags, bad configuration, or input that cannot be used (corrupt file, bad pattern)."""
+
+    exit_status = ExitStatus.USAGE
+
+
+class InputError(UsageError):
+    """An input file or listing could not be read or is malformed; names the source."""
+
+    def __init__(self, message: str, *, source: str, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.source = source
+
+
+class AuthError(RegisterError):
+    """Credentials are missing or invalid, or access was denied."""
+
+    exit_status = ExitStatus.AUTH
+
+
+class RemoteError(RegisterError):
+    """A remote service (S3, Encord) kept failing or could not be reached."""
+
+    exit_status = ExitStatus.REMOTE
+
+
+class ChecksFailed(RegisterError):
+    """`verify` found failing checks, or `schema` found unresolved conflicts."""
+
+    exit_status = ExitStatus.CHECKS_FAILED
+
+
+class PartialFailure(RegisterError):
+    """The run completed but some units failed; the report lists them."""
+
+    exit_status = ExitStatus.PARTIAL

@@ -1,0 +1,186 @@
+"""The contract between the access stack and the helper: output keys and their reader.
+
+The stack (`stacks/`) imports the key constants from here when it publishes its
+`CfnOutput`s; the helper reads them back from `cdk deploy --outputs-file` JSON or from
+CloudFormation by stack name. This module must not import aws-cdk-lib.
+
+JSON shapes of the structured outputs:
+
+- ``EncordBuckets``: ``[{"name": str, "region": str, "prefixes": [str, ...],
+  "created": bool, "writePrefix": str | null, "kmsKeyArn": str | null}]``;
+  a prefix of ``""`` means the whole bucket.
+- ``EncordMultiRegionAccessPoints``: ``[{"alias": str, "arn": str, "buckets": [str, ...]}]``
+- ``EncordCorsOrigins``: ``[str, ...]``
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from registration.errors import InputError, UsageError
+
+OUTPUT_ROLE_ARN = "EncordRoleArn"
+OUTPUT_EXTERNAL_ID = "EncordExternalId"
+OUTPUT_BUCKETS = "EncordBuckets"
+OUTPUT_MRAPS = "EncordMultiRegionAccessPoints"
+OUTPUT_CORS_ORIGINS = "EncordCorsOrigins"
+
+ALL_OUTPUT_KEYS = (
+    OUTPUT_ROLE_ARN,
+    OUTPUT_EXTERNAL_ID,
+    OUTPUT_BUCKETS,
+    OUTPUT_MRAPS,
+    OUTPUT_CORS_ORIGINS,
+)
+
+
+@dataclass(frozen=True)
+class BucketOutput:
+    """One data bucket as the stack describes it."""
+
+    name: str
+    region: str
+    prefixes: tuple[str, ...] = ("",)
+    created: bool = False
+    write_prefix: str | None = None
+    kms_key_arn: str | None = None
+
+
+@dataclass(frozen=True)
+class MrapOutput:
+    """One Multi-Region Access Point as the stack describes it."""
+
+    alias: str
+    arn: str
+    buckets: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class AccessStackOutputs:
+    """Everything the helper needs from a deployed access stack."""
+
+    stack_name: str
+    role_arn: str
+    external_id: str
+    buckets: tuple[BucketOutput, ...]
+    mraps: tuple[MrapOutput, ...] = ()
+    cors_origins: tuple[str, ...] = field(default_factory=tuple)
+
+    def bucket(self, name: str) -> BucketOutput | None:
+        """The configured bucket called `name`, if any."""
+        return next((b for b in self.buckets if b.name == name), None)
+
+    def mrap_for_bucket(self, name: str) -> MrapOutput | None:
+        """The Multi-Region Access Point that fronts bucket `name`, if one is configured."""
+        return next((m for m in self.mraps if name in m.buckets), None)
+
+
+def _json_output(raw: dict[str, str], key: str, source: str) -> Any:
+    try:
+        return json.loads(raw.get(key) or "[]")
+    except json.JSONDecodeError as exc:
+        raise InputError(
+            f"stack output {key} is not valid JSON ({exc.msg})",
+            source=source,
+            hint="redeploy the access stack with this version of the project",
+        ) from exc
+
+
+def parse_outputs(raw: dict[str, str], *, stack_name: str, source: str) -> AccessStackOutputs:
+    """Build `AccessStackOutputs` from one stack's output key -> value mapping."""
+    missing = [k for k in (OUTPUT_ROLE_ARN, OUTPUT_EXTERNAL_ID, OUTPUT_BUCKETS) if k not in raw]
+    if missing:
+        raise InputError(
+            f"stack {stack_name!r} in {source} has no output(s) {', '.join(missing)}",
+            source=source,
+            hint="is this the Encord access stack? Deploy it with "
+            "`npx cdk deploy --outputs-file cdk-outputs.json`",
+        )
+    try:
+        buckets = tuple(
+            BucketOutput(
+                name=b["name"],
+                region=b["region"],
+                prefixes=tuple(b.get("prefixes") or [""]),
+                created=bool(b.get("created", False)),
+                write_prefix=b.get("writePrefix"),
+                kms_key_arn=b.get("kmsKeyArn"),
+            )
+            for b in _json_output(raw, OUTPUT_BUCKETS, source)
+        )
+        mraps = tuple(
+            MrapOutput(alias=m["alias"], arn=m["arn"], buckets=tuple(m.get("buckets") or ()))
+            for m in _json_output(raw, OUTPUT_MRAPS, source)
+        )
+    except (KeyError, TypeError) as exc:
+        raise InputError(
+            f"stack output of {stack_name!r} has an unexpected shape (missing {exc})",
+            source=source,
+            hint="redeploy the access stack with this version of the project",
+        ) from exc
+    origins = tuple(str(o) for o in _json_output(raw, OUTPUT_CORS_ORIGINS, source))
+    return AccessStackOutputs(
+        stack_name=stack_name,
+        role_arn=raw[OUTPUT_ROLE_ARN],
+        external_id=raw[OUTPUT_EXTERNAL_ID],
+        buckets=buckets,
+        mraps=mraps,
+        cors_origins=origins,
+    )
+
+
+def load_outputs_file(path: Path, stack_name: str | None = None) -> AccessStackOutputs:
+    """Read `cdk deploy --outputs-file` JSON: ``{stack_name: {key: value}}``.
+
+    With several stacks in the file, `stack_name` picks one; otherwise the one stack
+    that carries the access-stack outputs is used.
+    """
+    source = str(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise InputError(
+            f"stack outputs file {path} does not exist",
+            source=source,
+            hint="write it with `npx cdk deploy --outputs-file cdk-outputs.json`",
+        ) from exc
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"cannot read stack outputs file {path}: {exc}", source=source) from exc
+    if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
+        raise InputError(
+            f"{path} is not a `cdk deploy --outputs-file` file (expected {{stack: {{key: value}}}})",
+            source=source,
+        )
+    if stack_name is not None:
+        if stack_name not in data:
+            raise UsageError(
+                f"stack {stack_name!r} is not in {path}; it holds: {', '.join(sorted(data)) or 'none'}"
+            )
+        return parse_outputs(data[stack_name], stack_name=stack_name, source=source)
+    candidates = [name for name, outs in data.items() if OUTPUT_ROLE_ARN in outs]
+    if len(candidates) != 1:
+        raise UsageError(
+            f"{path} holds {len(candidates)} access stacks ({', '.join(candidates) or 'none'}); "
+            "name one with --stack"
+        )
+    return parse_outputs(data[candidates[0]], stack_name=candidates[0], source=source)
+
+
+def load_outputs_from_cloudformation(stack_name: str, cloudformation: Any) -> AccessStackOutputs:
+    """Read the access stack's outputs from CloudFormation (a boto3 client) by name."""
+    from botocore.exceptions import ClientError
+
+    try:
+        stacks = cloudformation.describe_stacks(StackName=stack_name)["Stacks"]
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "")
+        message = exc.response.get("Error", {}).get("Message", str(exc))
+        raise UsageError(
+            f"cannot read stack {stack_name!r} from CloudFormation: {code} {message}",
+            hint="check the stack name, the region (AWS_REGION) and your AWS credentials",
+        ) from exc
+    raw = {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
+    return parse_outputs(raw, stack_name=stack_name, source=f"CloudFormation stack {stack_name}")
