@@ -151,14 +151,14 @@ def load_outputs_file(path: Path, stack_name: str | None = None) -> AccessStackO
         raise InputError(f"cannot read stack outputs file {path}: {exc}", source=source) from exc
     if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
         raise InputError(
-            f"{path} is not a `cdk deploy --outputs-file` file (expected {{stack: {{key: value}}}})",
+            f"{path} is not a `cdk deploy --outputs-file` file "
+            "(expected {stack: {key: value}})",
             source=source,
         )
     if stack_name is not None:
         if stack_name not in data:
-            raise UsageError(
-                f"stack {stack_name!r} is not in {path}; it holds: {', '.join(sorted(data)) or 'none'}"
-            )
+            held = ", ".join(sorted(data)) or "none"
+            raise UsageError(f"stack {stack_name!r} is not in {path}; it holds: {held}")
         return parse_outputs(data[stack_name], stack_name=stack_name, source=source)
     candidates = [name for name, outs in data.items() if OUTPUT_ROLE_ARN in outs]
     if len(candidates) != 1:
