@@ -1,0 +1,48 @@
+"""The CLI dispatcher: exit codes, help, and no tracebacks for user mistakes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from registration import __version__
+from registration.cli import main
+from registration.exit_codes import EXIT_STATUS_MEANING, ExitStatus
+
+
+def test_every_exit_status_is_documented() -> None:
+    assert set(EXIT_STATUS_MEANING) == set(ExitStatus)
+    assert ExitStatus.INTERRUPTED == 130
+    assert len({int(s) for s in ExitStatus}) == len(ExitStatus)
+
+
+def test_no_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([]) == ExitStatus.USAGE
+    assert "usage: encord-register" in capsys.readouterr().err
+
+
+def test_help_lists_exit_codes() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "registration", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 0
+    assert "exit codes:" in proc.stdout
+    assert "130" in proc.stdout
+
+
+def test_version() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "registration", "--version"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 0
+    assert __version__ in proc.stdout
