@@ -1,0 +1,533 @@
+"""Streaming inference of one metadata schema from the clientMetadata of many items.
+
+`SchemaInferrer.add()` sees one registration item at a time and keeps only counters
+per key (kinds of values, string shapes, list lengths, a bounded set of distinct
+strings for enum detection), so memory stays flat however many items stream past.
+`SchemaInferrer.result()` turns the counters into one declaration per key, or a
+`Conflict` that names the clashing kinds with counts and the first item of each.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from registration.errors import UsageError
+from registration.metadata_schema import limits
+from registration.metadata_schema.conflicts import NOT_AN_OBJECT_KEY, Conflict, KindCount
+from registration.metadata_schema.model import KeySpec, KeyType, Schema, invalid_key_name
+from registration.metadata_schema.refs import item_ref
+from registration.metadata_schema.values import is_datetime, is_keyframe_list, is_uuid, kind_name
+
+# Kinds of observed values, as they read in reports.
+NUMBERS: Final = "numbers"
+BOOLEANS: Final = "booleans"
+STRINGS: Final = "strings"
+NUMBER_LISTS: Final = "lists of numbers"
+TOO_DEEP: Final = "objects nested too deep"
+
+#: `--coerce KEY=ignore`: leave the key out of the schema (its values are not checked).
+IGNORE: Final = "ignore"
+#: Types `--coerce` accepts (geospatial cannot be inferred from values, so it is not offered).
+COERCIBLE_TYPES: Final = (*(t.value for t in KeyType if t is not KeyType.GEOSPATIAL), IGNORE)
+
+TOO_MANY_KEYS_KEY: Final = "<too many keys>"
+_INT_FLOAT: Final = frozenset({int, float})
+
+
+def parse_coercion(text: str) -> tuple[str, str]:
+    """Parse one `--coerce KEY=TYPE`; raises UsageError saying what is accepted."""
+    key, sep, ty = text.rpartition("=")
+    if not sep or not key or ty not in COERCIBLE_TYPES:
+        raise UsageError(
+            f"--coerce expects KEY=TYPE with TYPE one of {', '.join(COERCIBLE_TYPES)}; got {text!r}"
+        )
+    if (ty == KeyType.KEYFRAMES.value) != (key == limits.KEYFRAMES_KEY) and ty != IGNORE:
+        raise UsageError(
+            f"--coerce {text}: only the reserved key {limits.KEYFRAMES_KEY!r} has type "
+            "keyframes, and it can have no other type"
+        )
+    return key, ty
+
+
+@dataclass(frozen=True)
+class InferenceOptions:
+    """Thresholds of the inference, and the user's `--coerce` decisions (key -> type)."""
+
+    enum_max_values: int = limits.DEFAULT_ENUM_MAX_VALUES
+    enum_min_repeats: float = limits.DEFAULT_ENUM_MIN_REPEATS
+    text_threshold: int = limits.DEFAULT_TEXT_THRESHOLD
+    coercions: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.enum_max_values <= limits.ENUM_MAX_VALUES:
+            raise UsageError(
+                f"--enum-max-values must be 1 to {limits.ENUM_MAX_VALUES} (Encord's enum limit); "
+                f"got {self.enum_max_values}"
+            )
+        if self.enum_min_repeats < 1:
+            raise UsageError(f"--enum-min-repeats must be at least 1; got {self.enum_min_repeats}")
+        if not 1 <= self.text_threshold <= limits.VARCHAR_MAX_LENGTH:
+            raise UsageError(
+                f"--text-threshold must be 1 to {limits.VARCHAR_MAX_LENGTH} "
+                f"(Encord's varchar limit); got {self.text_threshold}"
+            )
+
+
+class _KeyStats:
+    """Counters for one (flattened) key. Bounded whatever the number of items."""
+
+    __slots__ = (
+        "bad_first",
+        "count",
+        "distinct",
+        "distinct_cap",
+        "first",
+        "kinds",
+        "length_first",
+        "lengths",
+        "max_len",
+        "media",
+        "media_first",
+        "n_datetime",
+        "n_keyframe_lists",
+        "n_long",
+        "n_over_varchar",
+        "n_uuid",
+    )
+
+    def __init__(self, distinct_cap: int) -> None:
+        self.count = 0
+        self.kinds: dict[str, int] = {}
+        self.first: dict[str, str] = {}
+        self.n_uuid = 0
+        self.n_datetime = 0
+        self.n_long = 0
+        self.n_over_varchar = 0
+        self.max_len = 0
+        self.distinct_cap = distinct_cap
+        self.distinct: set[str] | None = set()
+        self.lengths: dict[int, int] = {}
+        self.length_first: dict[int, str] = {}
+        self.n_keyframe_lists = 0
+        self.media: dict[str, int] = {}
+        self.media_first: dict[str, str] = {}
+        self.bad_first: str | None = None
+
+
+@dataclass(frozen=True)
+class KeyDecision:
+    """What inference decided for one key.
+
+    `spec` is the declaration (None for an ignored or conflicting key); `unfit` counts
+    values that break `spec` (non-zero only after `--coerce`: those items will be
+    refused at registration); `note` explains a widening worth knowing about.
+    """
+
+    key: str
+    count: int
+    counts: tuple[KindCount, ...]
+    spec: KeySpec | None = None
+    conflict: Conflict | None = None
+    coerced: bool = False
+    ignored: bool = False
+    unfit: int = 0
+    note: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON form for `--json` reports."""
+        return {
+            "key": self.key,
+            "values": self.count,
+            "type": self.spec.to_json() if self.spec else None,
+            "coerced": self.coerced,
+            "ignored": self.ignored,
+            "unfit": self.unfit,
+            "note": self.note,
+            "conflict": self.conflict.to_json() if self.conflict else None,
+        }
+
+
+@dataclass(frozen=True)
+class InferenceResult:
+    """The inferred schema, a decision per key, and the conflicts that remain."""
+
+    items: int
+    items_with_metadata: int
+    decisions: tuple[KeyDecision, ...]
+    conflicts: tuple[Conflict, ...]
+    schema: Schema
+
+    @property
+    def unfit(self) -> int:
+        """Values that break a coerced type (their items will be refused at registration)."""
+        return sum(d.unfit for d in self.decisions)
+
+
+class SchemaInferrer:
+    """Feed items with `add(media_type, item)`, then read `result()`."""
+
+    def __init__(self, options: InferenceOptions | None = None) -> None:
+        self.options = options or InferenceOptions()
+        self.items = 0
+        self.items_with_metadata = 0
+        self._keys: dict[str, _KeyStats] = {}
+        self._not_object: list[Any] = [0, None, None]  # count, first ref, first kind
+        self._untracked: list[Any] = [0, None, None]  # count, first ref, first key
+
+    def add(self, media_type: str, item: dict[str, Any]) -> None:
+        """Count the clientMetadata of one item of top-level type `media_type` (`videos` ...)."""
+        self.items += 1
+        metadata = item.get("clientMetadata")
+        if metadata is None:
+            return
+        if type(metadata) is not dict:
+            tally = self._not_object
+            if tally[0] == 0:
+                tally[1], tally[2] = item_ref(item), kind_name(metadata)
+            tally[0] += 1
+            return
+        if metadata:
+            self.items_with_metadata += 1
+            self._walk(metadata, "", 0, media_type, item)
+
+    def add_all(self, items: Iterable[tuple[str, dict[str, Any]]]) -> SchemaInferrer:
+        """Add every `(media_type, item)` of `items`; returns self."""
+        add = self.add
+        for media_type, item in items:
+            add(media_type, item)
+        return self
+
+    def _new_key(self, name: str, item: dict[str, Any]) -> _KeyStats | None:
+        if len(self._keys) >= limits.MAX_DISTINCT_KEYS:
+            tally = self._untracked
+            if tally[0] == 0:
+                tally[1], tally[2] = item_ref(item), name
+            tally[0] += 1
+            return None
+        cap = self.options.enum_max_values
+        if self.options.coercions.get(name) == KeyType.ENUM.value:
+            cap = limits.ENUM_MAX_VALUES
+        stats = self._keys[name] = _KeyStats(cap)
+        return stats
+
+    def _walk(
+        self, metadata: dict[str, Any], prefix: str, depth: int, media: str, item: dict[str, Any]
+    ) -> None:
+        keys = self._keys
+        text_threshold = self.options.text_threshold
+        for key, value in metadata.items():
+            name = prefix + key if prefix else key
+            t = type(value)
+            if t is dict:
+                if (
+                    depth == 0
+                    and key == limits.KEYFRAME_CONFIG_KEY
+                    and media == limits.KEYFRAMES_MEDIA_TYPE
+                ):
+                    continue  # reserved beside keyframes on videos
+                if not value:
+                    continue  # nothing to declare
+                if depth + 1 < limits.MAX_NESTING_DEPTH:
+                    self._walk(value, name + limits.KEY_PATH_SEPARATOR, depth + 1, media, item)
+                    continue
+                kind = TOO_DEEP
+            elif value is None:
+                continue
+            stats = keys.get(name)
+            if stats is None:
+                stats = self._new_key(name, item)
+                if stats is None:
+                    continue
+            stats.count += 1
+            if t is str:
+                kind = STRINGS
+                n = len(value)
+                if n > stats.max_len:
+                    stats.max_len = n
+                if n > text_threshold:
+                    stats.n_long += 1
+                    if n > limits.VARCHAR_MAX_LENGTH:
+                        stats.n_over_varchar += 1
+                if n == 36 and is_uuid(value):
+                    stats.n_uuid += 1
+                elif n >= 10 and value[4] == "-" and is_datetime(value):
+                    stats.n_datetime += 1
+                distinct = stats.distinct
+                if distinct is not None and value not in distinct:
+                    if n > limits.ENUM_VALUE_MAX_LENGTH or len(distinct) >= stats.distinct_cap:
+                        stats.distinct = None
+                    else:
+                        distinct.add(value)
+            elif t is int or t is float:
+                kind = NUMBERS
+            elif t is bool:
+                kind = BOOLEANS
+            elif t is list:
+                if not value or set(map(type, value)) <= _INT_FLOAT:
+                    kind = NUMBER_LISTS
+                    n = len(value)
+                    seen = stats.lengths.get(n)
+                    if seen is not None:
+                        stats.lengths[n] = seen + 1
+                    elif len(stats.lengths) < limits.MAX_TRACKED_LIST_LENGTHS:
+                        stats.lengths[n] = 1
+                        stats.length_first[n] = item_ref(item)
+                else:
+                    kind = kind_name(value).replace("list", "lists", 1)
+            elif t is not dict:
+                kind = kind_name(value) + "s"
+            count = stats.kinds.get(kind)
+            if count is None:
+                stats.kinds[kind] = 1
+                stats.first[kind] = item_ref(item)
+            else:
+                stats.kinds[kind] = count + 1
+            if depth == 0 and key == limits.KEYFRAMES_KEY:
+                if is_keyframe_list(value):
+                    stats.n_keyframe_lists += 1
+                elif stats.bad_first is None:
+                    stats.bad_first = item_ref(item)
+                seen = stats.media.get(media)
+                if seen is None:
+                    stats.media[media] = 1
+                    stats.media_first[media] = item_ref(item)
+                else:
+                    stats.media[media] = seen + 1
+
+    def result(self) -> InferenceResult:
+        """Decide a type for every key seen; collect the conflicts that remain."""
+        decisions = []
+        for name in sorted(self._keys):
+            decisions.append(_decide(name, self._keys[name], self.options))
+        conflicts = [d.conflict for d in decisions if d.conflict]
+        count, first, detail = self._not_object
+        if count:
+            conflicts.append(
+                Conflict(
+                    NOT_AN_OBJECT_KEY,
+                    "clientMetadata must be a JSON object",
+                    (KindCount(f"items whose metadata is a {detail}", count, first),),
+                    "fix the metadata source so each item's metadata is an object of key/values",
+                )
+            )
+        count, first, key = self._untracked
+        if count:
+            conflicts.append(
+                Conflict(
+                    TOO_MANY_KEYS_KEY,
+                    f"more than {limits.MAX_DISTINCT_KEYS:,} distinct keys (are ids used as "
+                    f"keys? first untracked key {key!r})",
+                    (KindCount("untracked values", count, first),),
+                    "put variable names in values, not keys: {'camera': 'cam-17'} "
+                    "rather than {'cam-17': true}",
+                )
+            )
+        schema = Schema.of([d.spec for d in decisions if d.spec is not None])
+        return InferenceResult(
+            items=self.items,
+            items_with_metadata=self.items_with_metadata,
+            decisions=tuple(decisions),
+            conflicts=tuple(conflicts),
+            schema=schema,
+        )
+
+
+def infer_schema(
+    items: Iterable[tuple[str, dict[str, Any]]], options: InferenceOptions | None = None
+) -> InferenceResult:
+    """Infer one schema from `(media_type, item)` pairs (streamed, never held)."""
+    return SchemaInferrer(options).add_all(items).result()
+
+
+# --- deciding a type from the counters ----------------------------------------------------
+
+
+def _counts(stats: _KeyStats) -> tuple[KindCount, ...]:
+    ordered = sorted(stats.kinds.items(), key=lambda kv: (-kv[1], kv[0]))
+    return tuple(KindCount(kind, n, stats.first[kind]) for kind, n in ordered)
+
+
+def _length_counts(stats: _KeyStats) -> tuple[KindCount, ...]:
+    ordered = sorted(stats.lengths.items(), key=lambda kv: (-kv[1], kv[0]))
+    return tuple(KindCount(f"lists of {n} numbers", c, stats.length_first[n]) for n, c in ordered)
+
+
+def _string_type(stats: _KeyStats, options: InferenceOptions) -> tuple[KeyType, str]:
+    strings = stats.kinds.get(STRINGS, 0)
+    if stats.n_uuid == strings:
+        return (KeyType.UUID, "")
+    if stats.n_datetime == strings:
+        return (KeyType.DATETIME, "")
+    distinct = stats.distinct
+    if (
+        distinct
+        and len(distinct) <= options.enum_max_values
+        and strings >= options.enum_min_repeats * len(distinct)
+    ):
+        return (KeyType.ENUM, "")
+    widened = ""
+    for label, n in (("datetimes", stats.n_datetime), ("UUIDs", stats.n_uuid)):
+        if n * 2 > strings:
+            widened = f"{n:,} of {strings:,} values are {label}; the others make it a string"
+    if stats.n_long == 0:
+        return (KeyType.VARCHAR, widened)
+    longest = f"longest value {stats.max_len:,} characters > --text-threshold"
+    return (KeyType.TEXT, f"{widened}; {longest}" if widened else longest)
+
+
+def _spec(name: str, ty: KeyType, stats: _KeyStats) -> KeySpec:
+    if ty is KeyType.ENUM:
+        return KeySpec(name, ty, values=tuple(sorted(stats.distinct or ())))
+    if ty is KeyType.EMBEDDING:
+        sizes = [
+            (c, n)
+            for n, c in stats.lengths.items()
+            if limits.EMBEDDING_MIN_SIZE <= n <= limits.EMBEDDING_MAX_SIZE
+        ]
+        return KeySpec(name, ty, size=max(sizes)[1])
+    return KeySpec(name, ty)
+
+
+def _fitting(spec: KeySpec, stats: _KeyStats) -> int:
+    kinds = stats.kinds
+    strings = kinds.get(STRINGS, 0)
+    fits = {
+        KeyType.NUMBER: kinds.get(NUMBERS, 0),
+        KeyType.BOOLEAN: kinds.get(BOOLEANS, 0),
+        KeyType.TEXT: strings,
+        KeyType.VARCHAR: strings - stats.n_over_varchar,
+        KeyType.UUID: stats.n_uuid,
+        KeyType.DATETIME: stats.n_datetime,
+        KeyType.ENUM: strings,
+        KeyType.EMBEDDING: stats.lengths.get(spec.size or 0, 0),
+        KeyType.KEYFRAMES: min(
+            stats.n_keyframe_lists, stats.media.get(limits.KEYFRAMES_MEDIA_TYPE, 0)
+        ),
+    }
+    return fits.get(spec.type, stats.count)
+
+
+def _decide(name: str, stats: _KeyStats, options: InferenceOptions) -> KeyDecision:
+    counts = _counts(stats)
+    coercion = options.coercions.get(name)
+    if coercion == IGNORE:
+        return KeyDecision(name, stats.count, counts, coerced=True, ignored=True)
+
+    def conflict(reason: str, hint: str, tally: tuple[KindCount, ...] = counts) -> KeyDecision:
+        return KeyDecision(name, stats.count, counts, conflict=Conflict(name, reason, tally, hint))
+
+    if name == limits.KEYFRAMES_KEY:
+        return _decide_keyframes(name, stats, counts, coercion is not None, conflict)
+    bad_name = invalid_key_name(name)
+    if bad_name:
+        return conflict(
+            f"not a valid Encord metadata key ({bad_name})",
+            f"rename the key in the metadata source, or --coerce {name}=ignore",
+        )
+    if coercion is not None:
+        ty = KeyType(coercion)
+        if ty is KeyType.ENUM and not stats.distinct:
+            return conflict(
+                f"cannot be an enum: more than {limits.ENUM_MAX_VALUES} distinct values or "
+                f"values longer than {limits.ENUM_VALUE_MAX_LENGTH} characters",
+                f"--coerce {name}=varchar (or text) instead",
+            )
+        if ty is KeyType.EMBEDDING and not any(
+            limits.EMBEDDING_MIN_SIZE <= n <= limits.EMBEDDING_MAX_SIZE for n in stats.lengths
+        ):
+            return conflict(
+                "cannot be an embedding: no list of numbers of a valid size "
+                f"({limits.EMBEDDING_MIN_SIZE}-{limits.EMBEDDING_MAX_SIZE})",
+                "fix the metadata source, or choose another --coerce type",
+            )
+        spec = _spec(name, ty, stats)
+        unfit = stats.count - _fitting(spec, stats)
+        note = f"{unfit:,} values do not fit; their items will be refused" if unfit else None
+        return KeyDecision(
+            name, stats.count, counts, spec=spec, coerced=True, unfit=unfit, note=note
+        )
+
+    resolve = f"fix the metadata source, or --coerce {name}=TYPE (items that break it are refused)"
+    if len(counts) > 1:
+        return conflict("values of different types", resolve)
+    kind = counts[0].label
+    if kind == NUMBERS:
+        return KeyDecision(name, stats.count, counts, spec=KeySpec(name, KeyType.NUMBER))
+    if kind == BOOLEANS:
+        return KeyDecision(name, stats.count, counts, spec=KeySpec(name, KeyType.BOOLEAN))
+    if kind == STRINGS:
+        ty, note = _string_type(stats, options)
+        return KeyDecision(
+            name, stats.count, counts, spec=_spec(name, ty, stats), note=note or None
+        )
+    if kind == NUMBER_LISTS:
+        lengths = list(stats.lengths)
+        if (
+            len(lengths) == 1
+            and limits.EMBEDDING_MIN_SIZE <= lengths[0] <= limits.EMBEDDING_MAX_SIZE
+        ):
+            return KeyDecision(
+                name, stats.count, counts, spec=_spec(name, KeyType.EMBEDDING, stats)
+            )
+        if len(lengths) == 1:
+            return conflict(
+                f"an embedding must have {limits.EMBEDDING_MIN_SIZE} to "
+                f"{limits.EMBEDDING_MAX_SIZE} numbers",
+                f"fix the metadata source, or --coerce {name}=ignore",
+                _length_counts(stats),
+            )
+        return conflict(
+            "embeddings of different lengths (an embedding key has one size)",
+            f"fix the metadata source, or --coerce {name}=embedding (the most common size; "
+            "other items are refused)",
+            _length_counts(stats),
+        )
+    if kind == TOO_DEEP:
+        return conflict(
+            f"objects nested deeper than {limits.MAX_NESTING_DEPTH} levels cannot be flattened",
+            f"flatten the metadata source, or --coerce {name}=ignore",
+        )
+    return conflict(
+        "lists are not a metadata schema type (only embeddings: lists of numbers, and the "
+        "video keyframes)",
+        f"join the values into one string in the metadata source, or --coerce {name}=ignore",
+    )
+
+
+def _decide_keyframes(
+    name: str,
+    stats: _KeyStats,
+    counts: tuple[KindCount, ...],
+    coerced: bool,
+    conflict: Callable[[str, str, tuple[KindCount, ...]], KeyDecision],
+) -> KeyDecision:
+    spec = KeySpec(name, KeyType.KEYFRAMES)
+    unfit = stats.count - _fitting(spec, stats)
+    if unfit == 0:
+        return KeyDecision(name, stats.count, counts, spec=spec, coerced=coerced)
+    if coerced:
+        note = f"{unfit:,} values break the keyframes rule; their items will be refused"
+        return KeyDecision(
+            name, stats.count, counts, spec=spec, coerced=True, unfit=unfit, note=note
+        )
+    others = tuple(
+        KindCount(f"items under {media}", n, stats.media_first[media])
+        for media, n in sorted(stats.media.items())
+        if media != limits.KEYFRAMES_MEDIA_TYPE
+    )
+    if others:
+        return conflict(
+            "keyframes are for videos only",
+            "remove keyframes from non-video items in the metadata source",
+            others,
+        )
+    bad = stats.count - stats.n_keyframe_lists
+    first = stats.bad_first or counts[0].first_ref
+    return conflict(
+        "keyframes must be a list of non-negative integer frame numbers",
+        "fix the metadata source, or --coerce keyframes=keyframes (items that break it are "
+        "refused)",
+        (KindCount("invalid values", bad, first),),
+    )

@@ -1,0 +1,234 @@
+"""The metadata schema: one typed declaration per clientMetadata key, and its JSON file form.
+
+The file form (`--write FILE`, `--schema FILE`) is this project's own, small and
+explicit::
+
+    {"format": "encord-register/metadata-schema/1",
+     "keys": {"score": {"type": "number"},
+              "weather": {"type": "enum", "values": ["rain", "sun"]},
+              "clip": {"type": "embedding", "size": 512},
+              "keyframes": {"type": "keyframes"}}}
+
+`load_schema` also reads Encord's wire form (what the API answers, see `wire.py`), so
+a schema exported from Encord can be used with `--schema` as it is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from registration.errors import InputError
+from registration.metadata_schema import limits
+
+SCHEMA_FILE_FORMAT = "encord-register/metadata-schema/1"
+
+
+class KeyType(StrEnum):
+    """The types a clientMetadata key can be declared as."""
+
+    NUMBER = "number"
+    BOOLEAN = "boolean"
+    VARCHAR = "varchar"
+    TEXT = "text"
+    DATETIME = "datetime"
+    UUID = "uuid"
+    ENUM = "enum"
+    EMBEDDING = "embedding"
+    GEOSPATIAL = "geospatial"
+    #: The reserved video key-frame list; checked locally, never sent as a schema key.
+    KEYFRAMES = "keyframes"
+
+
+#: Types whose values are strings (any of them accepts what `VARCHAR`/`TEXT` would, or less).
+STRING_TYPES = frozenset(
+    {KeyType.VARCHAR, KeyType.TEXT, KeyType.DATETIME, KeyType.UUID, KeyType.ENUM}
+)
+
+
+class SchemaError(ValueError):
+    """A schema declaration is invalid (bad key name, enum or embedding size out of range)."""
+
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(f"{key}: {message}")
+        self.key = key
+
+
+@dataclass(frozen=True)
+class KeySpec:
+    """The declaration of one key: its type, enum values or embedding size."""
+
+    name: str
+    type: KeyType
+    values: tuple[str, ...] = ()
+    size: int | None = None
+
+    def __post_init__(self) -> None:
+        problem = validate_spec(self)
+        if problem:
+            raise SchemaError(self.name, problem)
+
+    def describe(self) -> str:
+        """The type in one short human phrase: `number`, `enum(3 values)`, `embedding(512)`."""
+        if self.type is KeyType.ENUM:
+            return f"enum({', '.join(self.values)})"
+        if self.type is KeyType.EMBEDDING:
+            return f"embedding({self.size})"
+        return self.type.value
+
+    def to_json(self) -> dict[str, Any]:
+        """This declaration in the schema file form."""
+        out: dict[str, Any] = {"type": self.type.value}
+        if self.type is KeyType.ENUM:
+            out["values"] = list(self.values)
+        if self.type is KeyType.EMBEDDING:
+            out["size"] = self.size
+        return out
+
+
+def invalid_key_name(name: str) -> str | None:
+    """Why Encord's SDK would refuse `name` as a schema key, or None when it is valid."""
+    if name == "" or name.startswith(limits.KEY_FORBIDDEN_PREFIX):
+        return f"key names may not be empty or start with {limits.KEY_FORBIDDEN_PREFIX!r}"
+    stripped = name
+    for ch in limits.KEY_EXTRA_CHARACTERS:
+        stripped = stripped.replace(ch, "")
+    if stripped in limits.KEYS_NOT_DECLARABLE:
+        return f"{name!r} is reserved by Encord and cannot be declared in the schema"
+    if not stripped or not stripped.isalnum():
+        return (
+            "key names may contain only letters, digits, spaces and - _ . "
+            f"(got {name!r}); rename the key in the metadata source"
+        )
+    return None
+
+
+def validate_spec(spec: KeySpec) -> str | None:
+    """What is wrong with `spec` by Encord's rules, or None."""
+    if spec.type is KeyType.KEYFRAMES:
+        if spec.name != limits.KEYFRAMES_KEY:
+            return f"only the reserved key {limits.KEYFRAMES_KEY!r} can have type keyframes"
+        return None
+    bad_name = invalid_key_name(spec.name)
+    if bad_name:
+        return bad_name
+    if spec.type is KeyType.ENUM:
+        if not limits.ENUM_MIN_VALUES <= len(spec.values) <= limits.ENUM_MAX_VALUES:
+            return (
+                f"an enum needs {limits.ENUM_MIN_VALUES} to {limits.ENUM_MAX_VALUES} values, "
+                f"got {len(spec.values)}"
+            )
+        if len(set(spec.values)) != len(spec.values):
+            return "enum values must be distinct"
+        if not all(isinstance(v, str) for v in spec.values):
+            return "enum values must be strings"
+    elif spec.values:
+        return "only enums have values"
+    if spec.type is KeyType.EMBEDDING:
+        if (
+            not isinstance(spec.size, int)
+            or not limits.EMBEDDING_MIN_SIZE <= spec.size <= limits.EMBEDDING_MAX_SIZE
+        ):
+            return (
+                f"an embedding size must be {limits.EMBEDDING_MIN_SIZE} to "
+                f"{limits.EMBEDDING_MAX_SIZE}, got {spec.size!r}"
+            )
+    elif spec.size is not None:
+        return "only embeddings have a size"
+    return None
+
+
+@dataclass(frozen=True)
+class Schema:
+    """A metadata schema: key name -> declaration, in key order."""
+
+    keys: Mapping[str, KeySpec] = field(default_factory=dict)
+
+    def __iter__(self) -> Iterator[KeySpec]:
+        return iter(self.keys.values())
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def get(self, name: str) -> KeySpec | None:
+        """The declaration of `name`, or None."""
+        return self.keys.get(name)
+
+    def to_json(self) -> dict[str, Any]:
+        """The schema file form (keys sorted, so files diff cleanly)."""
+        return {
+            "format": SCHEMA_FILE_FORMAT,
+            "keys": {name: self.keys[name].to_json() for name in sorted(self.keys)},
+        }
+
+    @classmethod
+    def of(cls, specs: Iterator[KeySpec] | list[KeySpec]) -> Schema:
+        """A schema from declarations (sorted by key name)."""
+        by_name = {s.name: s for s in specs}
+        return cls({name: by_name[name] for name in sorted(by_name)})
+
+
+def spec_from_json(name: str, data: Any) -> KeySpec:
+    """A declaration from the file form; raises SchemaError with the reason."""
+    if not isinstance(data, dict) or not isinstance(data.get("type"), str):
+        raise SchemaError(name, 'expected an object such as {"type": "number"}')
+    try:
+        ty = KeyType(data["type"])
+    except ValueError:
+        known = ", ".join(t.value for t in KeyType)
+        raise SchemaError(name, f"unknown type {data['type']!r} (known: {known})") from None
+    values = data.get("values", [])
+    if not isinstance(values, list):
+        raise SchemaError(name, "enum values must be a list of strings")
+    return KeySpec(name, ty, values=tuple(values), size=data.get("size"))
+
+
+def schema_from_json(data: Any) -> Schema:
+    """A schema from its file form, or from Encord's wire form; raises SchemaError."""
+    if isinstance(data, dict) and data.get("format") == SCHEMA_FILE_FORMAT:
+        keys = data.get("keys")
+        if not isinstance(keys, dict):
+            raise SchemaError("keys", "expected an object mapping key names to declarations")
+        return Schema.of([spec_from_json(str(k), v) for k, v in keys.items()])
+    if isinstance(data, dict):
+        from registration.metadata_schema.wire import schema_from_wire
+
+        return schema_from_wire(data).schema
+    raise SchemaError("schema", "expected a JSON object")
+
+
+def load_schema(path: Path) -> Schema:
+    """Read a schema file (this project's form or Encord's wire form).
+
+    Raises InputError naming the file and the problem.
+    """
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise InputError(
+            f"cannot read schema file {path}: {exc.strerror or exc}",
+            source=str(path),
+            hint="write one with `encord-register schema --write FILE`",
+        ) from None
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise InputError(f"schema file {path} is not valid JSON: {exc}", source=str(path)) from None
+    try:
+        return schema_from_json(data)
+    except SchemaError as exc:
+        raise InputError(
+            f"schema file {path} is invalid: {exc}",
+            source=str(path),
+            hint="fix the declaration, or regenerate it with `encord-register schema --write`",
+        ) from None
+
+
+def dump_schema(schema: Schema, path: Path) -> None:
+    """Write `schema` to `path` in the file form (pretty-printed, trailing newline)."""
+    path.write_bytes(orjson.dumps(schema.to_json(), option=orjson.OPT_INDENT_2) + b"\n")
