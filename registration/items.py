@@ -1,0 +1,145 @@
+"""Build Encord registration items (dicts in the JSON file's shape) from units.
+
+Per bucket the URL prefix is computed once; per object only the key is encoded. Titles
+are shortened here (and reported); URLs over the 16 KB limit are skipped here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from registration import formats as f
+from registration import skips
+from registration.grouping import Unit
+from registration.limits import MAX_TITLE_CHARS, MAX_URL_BYTES, MAX_URLS_PER_FILE
+from registration.skips import SkipSink
+from registration.titles import base_title, shorten
+from registration.urls import UrlBuilder, encode_key
+
+_CLIENT_METADATA = "clientMetadata"
+
+
+@dataclass
+class BuiltItem:
+    """One item ready for a file: its kind, top-level key, the dict, and the keys it covers."""
+
+    kind: str
+    top_key: str
+    item: dict[str, Any]
+    urls: int
+    keys: tuple[str, ...]
+    bucket: str
+    sidecar_keys: tuple[str, ...] = ()
+
+
+@dataclass
+class ItemBuilder:
+    """Builds items for one bucket."""
+
+    urls: UrlBuilder
+    skip: SkipSink
+    title_mode: str = "key"
+    metadata: Mapping[str, dict[str, Any]] = field(default_factory=dict)
+    shortened: list[dict[str, str]] = field(default_factory=list)
+    metadata_used: set[str] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        self._prefix = self.urls.prefix
+        self._max_key_chars = MAX_URL_BYTES - len(self._prefix)
+
+    def _url(self, key: str) -> str | None:
+        # Encoded keys are ASCII, so characters are bytes. 3x is the worst-case expansion.
+        if len(key) * 3 <= self._max_key_chars:
+            return self._prefix + encode_key(key)
+        url = self._prefix + encode_key(key)
+        return url if len(url) <= MAX_URL_BYTES else None
+
+    def _title(self, name: str) -> str:
+        title = base_title(name, self.title_mode) if name else self.urls.bucket
+        if len(title) > MAX_TITLE_CHARS:
+            short = shorten(title)
+            self.shortened.append({"bucket": self.urls.bucket, "name": name, "title": short})
+            return short
+        return title
+
+    def _bulk_metadata(self, name: str, *, folder: bool) -> dict[str, Any] | None:
+        if not self.metadata:
+            return None
+        names = (name, f"{name}/") if folder else (name,)
+        for candidate in names:
+            doc = self.metadata.get(candidate)
+            if doc is not None:
+                self.metadata_used.add(candidate)
+                return doc
+        return None
+
+    def _apply_metadata(self, item: dict[str, Any], kind: str, doc: dict[str, Any]) -> None:
+        """Split a metadata document into clientMetadata and the kind's media metadata."""
+        media_key = f.MEDIA_METADATA_KEY.get(kind)
+        client: Any = doc
+        if media_key is not None and media_key in doc:
+            client = {k: v for k, v in doc.items() if k != media_key}
+        if set(client) == {_CLIENT_METADATA} and isinstance(client[_CLIENT_METADATA], dict):
+            client = client[_CLIENT_METADATA]
+        if client:
+            item[_CLIENT_METADATA] = client
+        if media_key is not None and media_key in doc:
+            item[media_key] = doc[media_key]
+
+    def build(self, unit: Unit) -> BuiltItem | None:
+        """The item for `unit`, or None when nothing of it can be registered (reported)."""
+        kind, name, entries = unit
+        if kind not in f.MULTI_FILE_KINDS:
+            entry = entries[0]
+            url = self._url(name)
+            if url is None:
+                self._skip_unit(unit, skips.URL_TOO_LONG)
+                return None
+            item: dict[str, Any] = {"objectUrl": url, "title": self._title(name)}
+            doc = entry.metadata
+            bulk = self._bulk_metadata(name, folder=False)
+            if bulk is not None:
+                doc = {**doc, **bulk} if doc else bulk
+            if doc:
+                self._apply_metadata(item, kind, doc)
+            sidecars = (entry.sidecar.key,) if entry.sidecar is not None else ()
+            return BuiltItem(
+                kind, f.TOP_LEVEL_KEY[kind], item, 1, (name,), self.urls.bucket, sidecars
+            )
+        return self._build_group(unit)
+
+    def _build_group(self, unit: Unit) -> BuiltItem | None:
+        kind, folder, entries = unit
+        if len(entries) > MAX_URLS_PER_FILE:
+            self._skip_unit(unit, skips.GROUP_TOO_LARGE, f"{len(entries)} frames")
+            return None
+        item: dict[str, Any] = {"title": self._title(folder)}
+        keys: list[str] = []
+        for entry in entries:
+            key = entry.record.key
+            url = self._url(key)
+            if url is None:
+                self.skip(self.urls.bucket, key, skips.URL_TOO_LONG, None)
+                continue
+            item[f"objectUrl_{len(keys)}"] = url
+            keys.append(key)
+        if not keys:
+            return None
+        if kind == f.IMAGE_SEQUENCE:
+            item["createVideo"] = True
+        elif kind == f.IMAGE_GROUP:
+            item["createVideo"] = False
+        doc = self._bulk_metadata(folder, folder=True)
+        if doc:
+            self._apply_metadata(item, kind, doc)
+        return BuiltItem(
+            kind, f.TOP_LEVEL_KEY[kind], item, len(keys), tuple(keys), self.urls.bucket
+        )
+
+    def _skip_unit(self, unit: Unit, reason: str, detail: str | None = None) -> None:
+        for entry in unit.entries:
+            self.skip(entry.record.bucket, entry.record.key, reason, detail)
+            if entry.sidecar is not None and unit.kind not in f.MULTI_FILE_KINDS:
+                self.skip(entry.sidecar.bucket, entry.sidecar.key, skips.SIDECAR_OF_SKIPPED, None)

@@ -1,0 +1,188 @@
+"""Metadata for items: sidecar `<key>.json` objects and a bulk `--metadata` file.
+
+Pairing streams over keys in sorted order: every key between ``K`` and ``K.json`` starts
+with ``K``, so an object still waiting for its sidecar is always on a short stack of
+keys that are prefixes of each other. Sidecar bodies are fetched by a small thread pool
+with a bounded window, in order.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import orjson
+
+from registration.errors import InputError
+from registration.limits import MAX_SIDECAR_BYTES
+from registration.sources import ObjectRecord
+
+SIDECAR_SUFFIX = ".json"
+SIDECAR_FETCH_WORKERS = 16
+_WINDOW = 256
+
+BodyReader = Callable[[ObjectRecord], bytes]
+"""Reads an object's bytes (a sidecar): S3 GetObject in production."""
+
+
+class Entry(NamedTuple):
+    """An object on its way to an item, with what its sidecar said."""
+
+    record: ObjectRecord
+    sidecar: ObjectRecord | None = None
+    metadata: dict[str, Any] | None = None
+    sidecar_problem: str | None = None
+
+
+def pair_sidecars(records: Iterator[ObjectRecord]) -> Iterator[tuple[ObjectRecord, Any]]:
+    """Attach each `K.json` to object `K` when `K` exists; other records pass through.
+
+    Yields ``(record, sidecar_record_or_None)``. Input must be sorted by key (per bucket).
+    """
+    stack: list[list[Any]] = []  # [record, sidecar]; each key a prefix of the next
+    for record in records:
+        key = record.key
+        while stack and not (
+            key.startswith(stack[-1][0].key) and record.bucket == stack[-1][0].bucket
+        ):
+            top = stack.pop()
+            yield top[0], top[1]
+        if key.endswith(SIDECAR_SUFFIX) and stack:
+            base = key[: -len(SIDECAR_SUFFIX)]
+            for entry in reversed(stack):
+                if entry[0].key == base:
+                    if entry[1] is None:
+                        entry[1] = record
+                        record = None  # type: ignore[assignment]
+                    break
+                if len(entry[0].key) < len(base):
+                    break
+            if record is None:
+                continue
+        stack.append([record, None])
+    while stack:
+        top = stack.pop()
+        yield top[0], top[1]
+
+
+def parse_metadata_document(raw: bytes) -> dict[str, Any]:
+    """A metadata document (a JSON object); ValueError saying why otherwise."""
+    try:
+        doc = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise ValueError(f"not valid JSON ({exc})") from exc
+    if not isinstance(doc, dict):
+        raise ValueError(f"expected a JSON object, got {type(doc).__name__}")
+    return doc
+
+
+def _load_sidecar(
+    reader: BodyReader, sidecar: ObjectRecord
+) -> tuple[dict[str, Any] | None, str | None]:
+    if sidecar.size is not None and sidecar.size > MAX_SIDECAR_BYTES:
+        return None, f"sidecar larger than {MAX_SIDECAR_BYTES} bytes"
+    try:
+        raw = reader(sidecar)
+    except Exception as exc:  # an unreadable sidecar is reported, the object still listed
+        return None, f"cannot read sidecar: {exc}"
+    if len(raw) > MAX_SIDECAR_BYTES:
+        return None, f"sidecar larger than {MAX_SIDECAR_BYTES} bytes"
+    try:
+        return parse_metadata_document(raw), None
+    except ValueError as exc:
+        return None, str(exc)
+
+
+def load_sidecars(
+    pairs: Iterator[tuple[ObjectRecord, ObjectRecord | None]],
+    reader: BodyReader | None,
+    *,
+    workers: int = SIDECAR_FETCH_WORKERS,
+) -> Iterator[Entry]:
+    """Entries in input order, with sidecar bodies fetched concurrently (bounded window)."""
+    window: deque[tuple[ObjectRecord, ObjectRecord | None, Future[Any] | None]] = deque()
+    with ThreadPoolExecutor(workers, thread_name_prefix="sidecar") as pool:
+        for record, sidecar in pairs:
+            if sidecar is None:
+                if not window:
+                    yield Entry(record, None, record.metadata)
+                    continue
+                window.append((record, None, None))
+            else:
+                if reader is None:
+                    window.append((record, sidecar, None))
+                else:
+                    window.append((record, sidecar, pool.submit(_load_sidecar, reader, sidecar)))
+            while window and (len(window) > _WINDOW or window[0][2] is None or window[0][2].done()):
+                yield _resolve(*window.popleft())
+        while window:
+            yield _resolve(*window.popleft())
+
+
+def _resolve(
+    record: ObjectRecord, sidecar: ObjectRecord | None, future: Future[Any] | None
+) -> Entry:
+    if sidecar is None:
+        return Entry(record, None, record.metadata)
+    if future is None:
+        return Entry(record, sidecar, record.metadata, "no way to read sidecars")
+    doc, problem = future.result()
+    if record.metadata:
+        doc = {**(doc or {}), **record.metadata}
+    return Entry(record, sidecar, doc, problem)
+
+
+def _json_cell(cell: str) -> Any:
+    """A CSV cell: a JSON number, boolean, object or array when it parses as one, else text."""
+    if cell[:1] in "-0123456789tf[{":
+        try:
+            return orjson.loads(cell)
+        except orjson.JSONDecodeError:
+            pass
+    return cell
+
+
+def load_metadata_file(path: Path) -> dict[str, dict[str, Any]]:
+    """`--metadata FILE`: object key -> metadata document (CSV with a `key` column, or JSON Lines).
+
+    In JSON Lines every field but ``key`` is metadata (a sole ``metadata`` object is
+    unwrapped). In CSV every non-empty cell but ``key`` is, parsed as JSON when it is a
+    JSON number, boolean, object or array (``007`` stays text). The file is held in memory.
+    """
+    source = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read metadata file {path}: {exc}", source=source) from exc
+    result: dict[str, dict[str, Any]] = {}
+    first = text.lstrip()[:1]
+    if first == "{":
+        for line_no, line in enumerate(text.splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                doc = parse_metadata_document(line.encode())
+            except ValueError as exc:
+                raise InputError(f"{path}, line {line_no}: {exc}", source=source) from exc
+            key = doc.pop("key", None)
+            if not isinstance(key, str):
+                raise InputError(f'{path}, line {line_no}: no string "key"', source=source)
+            if set(doc) == {"metadata"} and isinstance(doc["metadata"], dict):
+                doc = doc["metadata"]
+            result[key] = doc
+        return result
+    reader = csv.DictReader(text.splitlines())
+    if not reader.fieldnames or "key" not in reader.fieldnames:
+        raise InputError(
+            f"metadata file {path} has no `key` column",
+            source=source,
+            hint="CSV with a header row including `key`, or JSON Lines with a `key` field",
+        )
+    for row in reader:
+        key = row.pop("key")
+        result[key] = {k: _json_cell(v) for k, v in row.items() if k and v not in ("", None)}
+    return result
