@@ -25,6 +25,7 @@ NUMBERS: Final = "numbers"
 BOOLEANS: Final = "booleans"
 STRINGS: Final = "strings"
 NUMBER_LISTS: Final = "lists of numbers"
+OBJECTS: Final = "objects"
 TOO_DEEP: Final = "objects nested too deep"
 
 #: `--coerce KEY=ignore`: leave the key out of the schema (its values are not checked).
@@ -227,12 +228,14 @@ class SchemaInferrer:
                     and media == limits.KEYFRAMES_MEDIA_TYPE
                 ):
                     continue  # reserved beside keyframes on videos
-                if not value:
-                    continue  # nothing to declare
+                # Counted under its own name too, so that a key which is an object in one
+                # item and a value in another is caught here, not at registration.
                 if depth + 1 < limits.MAX_NESTING_DEPTH:
-                    self._walk(value, name + limits.KEY_PATH_SEPARATOR, depth + 1, media, item)
-                    continue
-                kind = TOO_DEEP
+                    kind = OBJECTS
+                    if value:
+                        self._walk(value, name + limits.KEY_PATH_SEPARATOR, depth + 1, media, item)
+                else:
+                    kind = TOO_DEEP
             elif value is None:
                 continue
             stats = keys.get(name)
@@ -300,7 +303,10 @@ class SchemaInferrer:
         """Decide a type for every key seen; collect the conflicts that remain."""
         decisions = []
         for name in sorted(self._keys):
-            decisions.append(_decide(name, self._keys[name], self.options))
+            stats = self._keys[name]
+            if stats.kinds.keys() == {OBJECTS}:
+                continue  # only ever a container: its leaves are the keys
+            decisions.append(_decide(name, stats, self.options))
         conflicts = [d.conflict for d in decisions if d.conflict]
         count, first, detail = self._not_object
         if count:
