@@ -82,7 +82,10 @@ class Classifier:
 
     def kind_of(self, key: str) -> str | None:
         """The kind of `key` by its extension, or None (unknown or no extension)."""
-        ext = extension_of(key)
+        return self.kind_of_extension(extension_of(key))
+
+    def kind_of_extension(self, ext: str) -> str | None:
+        """The kind for an extension as `extension_of` returns it, or None."""
         kind = self._table.get(ext)
         if kind is None and "." in ext:
             # `.tar.gz` is not in the table: fall back to the last extension alone.

@@ -25,7 +25,7 @@ from registration.classify import Classifier, extension_of
 from registration.errors import UsageError
 from registration.metadata import Entry
 from registration.skips import SkipSink
-from registration.sources import is_archived
+from registration.sources import ARCHIVE_ACCESS_TIERS, ARCHIVE_STORAGE_CLASSES
 
 _NUMBER_RUNS = re.compile(r"(\d+)")
 
@@ -96,7 +96,7 @@ class _OpenGroup:
 
 
 class Grouper:
-    """Turns a sorted stream of entries into units; reports what it skips."""
+    """Turns one bucket's sorted stream of entries into units; reports what it skips."""
 
     def __init__(self, classifier: Classifier, rules: GroupRules, skip: SkipSink) -> None:
         self.classifier = classifier
@@ -136,18 +136,19 @@ class Grouper:
     def units(self, entries: Iterator[Entry]) -> Iterator[Unit]:
         """Units in a deterministic order: singles as they come, groups when they close."""
         stack: list[_OpenGroup] = []
-        last: tuple[str, str] | None = None
-        kind_of = self.classifier.kind_of
+        last: str | None = None
+        kind_of_extension = self.classifier.kind_of_extension
         skip_entry = self._skip_entry
+        archive_classes, archive_tiers = ARCHIVE_STORAGE_CLASSES, ARCHIVE_ACCESS_TIERS
         for entry in entries:
             record = entry.record
             key = record.key
             while stack and not key.startswith(stack[-1].prefix):
                 yield from self._close(stack.pop())
-            if (record.bucket, key) == last:
+            if key == last:
                 skip_entry(entry, skips.DUPLICATE_KEY)
                 continue
-            last = (record.bucket, key)
+            last = key
             if entry.sidecar_problem is not None and entry.sidecar is not None:
                 sidecar = entry.sidecar
                 self.skip(sidecar.bucket, sidecar.key, skips.BAD_SIDECAR, entry.sidecar_problem)
@@ -158,17 +159,20 @@ class Grouper:
             if record.size == 0:
                 skip_entry(entry, skips.EMPTY_OBJECT)
                 continue
-            if record.storage_class is not None and is_archived(record):
+            if (
+                record.storage_class in archive_classes or record.access_tier in archive_tiers
+            ) and not record.restored:
                 skip_entry(entry, skips.ARCHIVED, record.access_tier or record.storage_class)
                 continue
-            kind = kind_of(key)
+            ext = extension_of(key)
+            kind = kind_of_extension(ext)
             slash = key.rfind("/")
             folder = key[:slash] if slash >= 0 else ""
             mode = self._folder_mode(folder)
             if kind is not None and mode is None and kind != f.DICOM:
                 yield Unit(kind, key, (entry,))
                 continue
-            no_extension = kind is None and extension_of(key) == ""
+            no_extension = kind is None and ext == ""
             if (mode in (f.IMAGE_GROUP, f.IMAGE_SEQUENCE) and kind == f.IMAGE) or (
                 mode == f.DICOM_SERIES and (kind == f.DICOM or no_extension)
             ):
@@ -178,7 +182,7 @@ class Grouper:
             elif no_extension:
                 group_mode, tentative = f.DICOM_SERIES, True
             elif kind is None:
-                skip_entry(entry, skips.UNKNOWN_TYPE, extension_of(key))
+                skip_entry(entry, skips.UNKNOWN_TYPE, ext)
                 continue
             else:
                 yield Unit(kind, key, (entry,))

@@ -48,6 +48,7 @@ class ItemBuilder:
     def __post_init__(self) -> None:
         self._prefix = self.urls.prefix
         self._max_key_chars = MAX_URL_BYTES - len(self._prefix)
+        self._plain_titles = self.title_mode == "key"
 
     def _url(self, key: str) -> str | None:
         # Encoded keys are ASCII, so characters are bytes. 3x is the worst-case expansion.
@@ -97,7 +98,8 @@ class ItemBuilder:
             if url is None:
                 self._skip_unit(unit, skips.URL_TOO_LONG)
                 return None
-            item: dict[str, Any] = {"objectUrl": url, "title": self._title(name)}
+            title = name if self._plain_titles and len(name) <= MAX_TITLE_CHARS else None
+            item: dict[str, Any] = {"objectUrl": url, "title": title or self._title(name)}
             doc = entry.metadata
             bulk = self._bulk_metadata(name, folder=False)
             if bulk is not None:
