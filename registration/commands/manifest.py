@@ -178,6 +178,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--format", choices=FORMATS, default="json", help="json (default), csv or both"
     )
     out.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
+    from registration.commands.schema import add_schema_check_argument
+
+    add_schema_check_argument(parser)
 
 
 def _stack_outputs(args: argparse.Namespace) -> AccessStackOutputs | None:
@@ -382,7 +385,16 @@ def build_manifests(
 def run(args: argparse.Namespace) -> int:
     """Entry of `encord-register manifest`."""
     console = Console(json_mode=args.json)
-    summary = build_manifests(args, args.out, console, fmt=args.format, force=args.force)
+    from registration.commands.schema import schema_item_checks
+
+    summary = build_manifests(
+        args,
+        args.out,
+        console,
+        fmt=args.format,
+        force=args.force,
+        item_checks=schema_item_checks(args),
+    )
     if args.json:
         sys.stdout.write(orjson.dumps(summary.to_json(), option=orjson.OPT_SORT_KEYS).decode())
         sys.stdout.write("\n")

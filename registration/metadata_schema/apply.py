@@ -186,8 +186,8 @@ def read_backend(backend: MetadataSchemaBackend) -> WireSchema:
     return WireSchema(Schema.of(specs), frozenset(deleted), unsupported)
 
 
-def execute_plan(plan: ApplyPlan, backend: MetadataSchemaBackend) -> None:
-    """Make the plan's additions through the SDK object, then save once."""
+def stage_plan(plan: ApplyPlan, backend: MetadataSchemaBackend) -> None:
+    """Make the plan's additions on the SDK object (local until `save()`)."""
     for spec in plan.add:
         if spec.type in SCALAR_TYPES:
             scalar: ScalarName = spec.type.value  # type: ignore[assignment]
@@ -201,5 +201,10 @@ def execute_plan(plan: ApplyPlan, backend: MetadataSchemaBackend) -> None:
             backend.add_geospatial(spec.name)
     for key, values in plan.extend:
         backend.add_enum_options(key, values=list(values))
+
+
+def execute_plan(plan: ApplyPlan, backend: MetadataSchemaBackend) -> None:
+    """Make the plan's additions through the SDK object, then save once."""
+    stage_plan(plan, backend)
     if plan.changes:
         backend.save()

@@ -29,18 +29,23 @@ ItemCheck = Callable[[str, dict[str, Any]], str | None]
 
 @dataclass(frozen=True)
 class Violation:
-    """One clientMetadata value that breaks the schema."""
+    """One clientMetadata value that breaks the schema: the key, the rule, what was there."""
 
     key: str
     expected: str
-    got: str
+    found: str
+    value: str = ""
 
     @property
     def reason(self) -> str:
-        """The skip reason recorded in skipped.jsonl (names the key and the rule)."""
+        """The skip reason recorded in skipped.jsonl: the key, the rule and the kind found.
+
+        The value itself is left out so that summaries group refusals by key and rule
+        (the item's object key in skipped.jsonl leads to the value).
+        """
         return (
             f"clientMetadata key {self.key!r} breaks the metadata schema: "
-            f"{self.expected}; got {self.got}"
+            f"{self.expected}, got {self.found}"
         )
 
 
@@ -79,8 +84,10 @@ def _value_problem(spec: KeySpec, value: Any) -> str | None:
     return None
 
 
-def _got(value: Any) -> str:
-    return f"{kind_name(value)} {preview(value)}"
+def _violation(key: str, expected: str, value: Any) -> Violation:
+    kind = kind_name(value)
+    article = "an" if kind[:1] in "aeiou" else "a"
+    return Violation(key, expected, f"{article} {kind}", preview(value))
 
 
 def check_metadata(schema: Schema, media_type: str, item: dict[str, Any]) -> Violation | None:
@@ -94,7 +101,7 @@ def check_metadata(schema: Schema, media_type: str, item: dict[str, Any]) -> Vio
     if metadata is None:
         return None
     if not isinstance(metadata, dict):
-        return Violation("clientMetadata", "expected a JSON object", _got(metadata))
+        return _violation("clientMetadata", "expected a JSON object", metadata)
     keyframes = metadata.get(limits.KEYFRAMES_KEY)
     if keyframes is not None:
         if media_type != limits.KEYFRAMES_MEDIA_TYPE:
@@ -104,10 +111,8 @@ def check_metadata(schema: Schema, media_type: str, item: dict[str, Any]) -> Vio
                 f"an item under {media_type!r}",
             )
         if not is_keyframe_list(keyframes):
-            return Violation(
-                limits.KEYFRAMES_KEY,
-                "expected a list of non-negative frame numbers",
-                _got(keyframes),
+            return _violation(
+                limits.KEYFRAMES_KEY, "expected a list of non-negative frame numbers", keyframes
             )
     return _walk(schema, metadata, "", 0, media_type)
 
@@ -133,7 +138,7 @@ def _walk(
         if spec is not None:
             problem = _value_problem(spec, value)
             if problem:
-                return Violation(name, problem, _got(value))
+                return _violation(name, problem, value)
         elif isinstance(value, dict) and depth + 1 < limits.MAX_NESTING_DEPTH:
             found = _walk(schema, value, name + limits.KEY_PATH_SEPARATOR, depth + 1, media_type)
             if found:

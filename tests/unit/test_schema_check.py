@@ -86,7 +86,15 @@ def test_each_rule_refuses_with_key_and_reason(key: str, value: Any, expected: s
 def test_object_where_a_scalar_is_declared_is_refused() -> None:
     violation = check_metadata(SCHEMA, "images", item({"site": {"name": "north"}}))
     assert violation is not None
-    assert (violation.key, violation.got) == ("site", "object {'name': 'north'}")
+    assert (violation.key, violation.found, violation.value) == (
+        "site",
+        "an object",
+        "{'name': 'north'}",
+    )
+    assert violation.reason == (
+        "clientMetadata key 'site' breaks the metadata schema: expected a string (varchar), "
+        "got an object"
+    )
 
 
 def test_keyframes_on_an_image_are_refused_even_without_a_schema() -> None:
