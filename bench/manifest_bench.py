@@ -27,15 +27,23 @@ TARGET_PEAK_MB = 300
 
 
 def _pipeline(manifest: Path, out: Path) -> dict[str, float]:
+    from bench.synthetic import SIDECAR_BODY
     from registration.cli import build_parser
     from registration.commands.manifest import build_manifests
     from registration.console import Console
 
-    from bench.synthetic import SIDECAR_BODY
-
     args = build_parser().parse_args(
-        ["manifest", "--inventory", str(manifest), "--region", "eu-west-1", "--out", str(out),
-         "--image-group", "groups/*"]
+        [
+            "manifest",
+            "--inventory",
+            str(manifest),
+            "--region",
+            "eu-west-1",
+            "--out",
+            str(out),
+            "--image-group",
+            "groups/*",
+        ]
     )
     start = time.perf_counter()
     summary = build_manifests(
@@ -73,7 +81,9 @@ def _naive(manifest: Path, out: Path) -> dict[str, float]:
         )
         if kind:
             doc[kind].append({"objectUrl": prefix + quote(key), "title": key})
-    jsonschema.Draft202012Validator(load_schema()).validate(doc)
+    # The baseline writes one file, so it cannot honour the per-file item limit: drop it.
+    schema = json.loads(json.dumps(load_schema()).replace('"maxItems": 500000', '"minItems": 0'))
+    jsonschema.Draft202012Validator(schema).validate(doc)
     with (out / "naive.json").open("w") as fh:
         json.dump(doc, fh)
     return {"objects": len(rows), "seconds": time.perf_counter() - start, "items": 0}
@@ -97,7 +107,7 @@ def _measure(mode: str, manifest: Path, out: Path) -> dict[str, float]:
         check=False,
     )
     if done.returncode:
-        raise SystemExit(f"{mode} run failed:\n{done.stderr}")
+        raise SystemExit(f"{mode} run failed:\n{done.stderr[-2000:]}")
     result: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
     return result
 
