@@ -369,3 +369,32 @@ def run(args: argparse.Namespace) -> int:
 def _emit_json(args: argparse.Namespace, report: dict[str, Any]) -> None:
     if args.json:
         sys.stdout.write(orjson.dumps(report, option=orjson.OPT_SORT_KEYS).decode() + "\n")
+
+
+def schema_checked_manifests(
+    manifests: Path, out_dir: Path, checks: list[ItemCheck], console: Console
+) -> Path:
+    """Copies of the registration files in `manifests` without the items `checks` refuse.
+
+    Written to `out_dir` with skipped.jsonl listing each refused item with its reason;
+    returns `out_dir` (what `register` then sends).
+    """
+    from registration.manifest_files import iter_manifest_paths, load_manifest
+    from registration.metadata_schema.filtering import SKIPPED_FILE, filter_manifests
+
+    def check(media_type: str, item: dict[str, Any]) -> str | None:
+        for one in checks:
+            reason = one(media_type, item)
+            if reason:
+                return reason
+        return None
+
+    summary = filter_manifests(iter_manifest_paths(manifests), load_manifest, out_dir, check)
+    if summary.refused:
+        console.warn(
+            f"{summary.refused:,} item(s) refused by the metadata schema, not sent "
+            f"(listed in {out_dir / SKIPPED_FILE}):"
+        )
+        for reason, count in sorted(summary.refused_by_reason.items()):
+            console.warn(f"  {count:,} x {reason}")
+    return out_dir
