@@ -103,6 +103,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     run.add_argument("--report", type=Path, metavar="PATH", help="write the JSON report here")
     run.add_argument("--json", action="store_true", help="print the JSON report on stdout")
+    from registration.commands.schema import add_schema_check_argument
+
+    add_schema_check_argument(parser)
     run.add_argument(
         "--max-retries",
         type=int,
@@ -130,7 +133,17 @@ def _check_args(args: argparse.Namespace) -> None:
 
 def _manifest_dir(args: argparse.Namespace, console: Console) -> Path:
     """The directory of registration files: given, or built now from the source options."""
+    from registration.commands.schema import schema_checked_manifests, schema_item_checks
+
+    checks = schema_item_checks(args)
     if args.manifests is not None:
+        if checks:
+            # Refused items are left out of copies of the files (originals untouched),
+            # before anything is sent; the state stays beside the original files.
+            args.state = args.state or Path(args.manifests) / STATE_DIR / STATE_FILE
+            return schema_checked_manifests(
+                Path(args.manifests), args.state.parent / "schema-checked", checks, console
+            )
         return Path(args.manifests)
     manifest = _manifest_command()
     if manifest is None:
@@ -138,7 +151,7 @@ def _manifest_dir(args: argparse.Namespace, console: Console) -> Path:
     base = args.state.parent if args.state else Path(STATE_DIR)
     out_dir = base / "manifests"
     try:
-        manifest.build_manifests(args, out_dir, console, fmt="json", force=True)
+        manifest.build_manifests(args, out_dir, console, fmt="json", force=True, item_checks=checks)
     except TypeError as exc:
         raise UsageError(
             f"pass --manifests DIR, or the source options of `manifest` ({exc})"
