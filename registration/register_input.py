@@ -1,7 +1,8 @@
 """The registration files `register` submits: find them, fingerprint them, read them.
 
-Until the manifest command's own reader is in place this is the one function that
-reads a manifest directory; everything else goes through `ManifestFile`.
+Listing and validation are the manifest command's (`registration.manifest_files`);
+this module adds what registering needs: a content hash per file, unit counts, and
+documents derived from a file (failed units only; `skip_duplicate_urls` forced on).
 Each file is Encord's JSON registration format (reference, section 2).
 """
 
@@ -13,9 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from registration.errors import InputError
+from registration.manifest_files import iter_manifest_paths, load_manifest
 
 # Top-level keys of a registration file that list units, and whether a unit lists its
 # files as objectUrl_0..N (multi-file items) rather than one objectUrl.
@@ -51,7 +51,7 @@ class ManifestFile:
                 source=str(self.path),
                 hint="re-run the command",
             )
-        return parse_document(raw, str(self.path))
+        return load_manifest(self.path)
 
 
 def _read(path: Path) -> bytes:
@@ -59,41 +59,6 @@ def _read(path: Path) -> bytes:
         return path.read_bytes()
     except OSError as exc:
         raise InputError(f"cannot read {path}: {exc.strerror}", source=str(path)) from None
-
-
-def parse_document(raw: bytes, source: str) -> dict[str, Any]:
-    """Parse and structurally check one registration file; InputError names what is wrong."""
-    try:
-        doc = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise InputError(
-            f"{source} is not valid JSON ({exc})",
-            source=source,
-            hint="rebuild it with `encord-register manifest`",
-        ) from None
-    if not isinstance(doc, dict):
-        raise InputError(f"{source}: the top level must be a JSON object", source=source)
-    for key, value in doc.items():
-        if key in FLAGS:
-            if not isinstance(value, bool):
-                raise InputError(f"{source}: {key} must be true or false", source=source)
-            continue
-        if key not in UNIT_LISTS:
-            known = ", ".join([*UNIT_LISTS, *FLAGS])
-            raise InputError(
-                f"{source}: unknown top-level key {key!r} (expected one of {known})",
-                source=source,
-            )
-        if not isinstance(value, list):
-            raise InputError(f"{source}: {key} must be a list", source=source)
-        for index, entry in enumerate(value):
-            if not isinstance(entry, dict) or not unit_urls(key, entry):
-                raise InputError(
-                    f"{source}: {key}[{index}] must be an object with "
-                    + ("objectUrl_0..N" if UNIT_LISTS[key] else "objectUrl"),
-                    source=source,
-                )
-    return doc
 
 
 def unit_urls(kind: str, entry: dict[str, Any]) -> tuple[str, ...]:
@@ -138,31 +103,14 @@ def with_skip_duplicates(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 def iter_manifest_files(directory: Path) -> Iterator[ManifestFile]:
-    """The registration files in `directory` (`*.json`, sorted, hidden entries skipped).
+    """The registration files in `directory` (`manifest-NNNNN.json`, in order).
 
-    Each is read, checked and fingerprinted; a corrupt file raises InputError before
-    anything is sent.
+    Each is read, validated and fingerprinted; a corrupt file raises InputError naming
+    it before anything is sent.
     """
-    if not directory.is_dir():
-        raise InputError(
-            f"--manifests {directory} is not a directory",
-            source=str(directory),
-            hint="pass the output directory of `encord-register manifest`",
-        )
-    paths = sorted(
-        p
-        for p in directory.rglob("*.json")
-        if not any(part.startswith(".") for part in p.relative_to(directory).parts)
-    )
-    if not paths:
-        raise InputError(
-            f"no registration files (*.json) in {directory}",
-            source=str(directory),
-            hint="build them with `encord-register manifest`",
-        )
-    for path in paths:
+    for path in iter_manifest_paths(directory):
         raw = _read(path)
-        doc = parse_document(raw, str(path))
+        doc = load_manifest(path)
         yield ManifestFile(
             key=path.relative_to(directory).as_posix(),
             path=path,

@@ -56,7 +56,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     manifest = _manifest_command()
     if manifest is not None:
-        manifest.add_source_arguments(source)
+        manifest.add_source_arguments(parser)
     enc = parser.add_argument_group("Encord")
     enc.add_argument("--ssh-key-file", type=Path, metavar="PATH", help="Encord SSH private key")
     enc.add_argument("--encord-domain", metavar="URL", help="API domain (default: ENCORD_DOMAIN)")
@@ -99,7 +99,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--state",
         type=Path,
         metavar="PATH",
-        help=f"state file (default: {STATE_DIR}/{STATE_FILE} inside the manifests directory)",
+        help=f"state file (default: {STATE_DIR}/{STATE_FILE} in the manifests directory, "
+        "or in the current directory when the files are built on the fly)",
     )
     run.add_argument("--report", type=Path, metavar="PATH", help="write the JSON report here")
     run.add_argument("--json", action="store_true", help="print the JSON report on stdout")
@@ -171,7 +172,12 @@ def run(args: argparse.Namespace) -> int:
     console = Console(json_mode=bool(args.json))
     manifests_dir = _manifest_dir(args, console)
     files = list(iter_manifest_files(manifests_dir))
-    state_path = args.state or manifests_dir / STATE_DIR / STATE_FILE
+    if args.state is not None:
+        state_path = Path(args.state)
+    elif args.manifests is not None:
+        state_path = manifests_dir / STATE_DIR / STATE_FILE
+    else:
+        state_path = Path(STATE_DIR) / STATE_FILE  # beside the files built on the fly
     client = connect(ssh_key_file=args.ssh_key_file, domain=args.encord_domain)
     session = EncordSession(
         client,

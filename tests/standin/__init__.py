@@ -20,9 +20,9 @@ Interfaces (kept stable for other tests and the demo):
   urls, clientMetadata, type, jobUuid), `jobs()`, `finish_all_jobs()`, `job_latency` (settable),
   `set_faults(FaultPlan(...) or rate_429=..., rate_500=..., rate_drop=..., rate_slow=...,
   slow_seconds=..., retry_after=..., routes=frozenset(...), seed=...)`, `clear_faults()`,
-  `fail_units(urls, error=...)`, `clear_unit_failures()`, `hold(route, phase, skip) -> Hold`
-  (`wait_reached()`, `release()`), `registration_calls` and `requests_seen` (Counters by
-  route name), `store.metadata_schema` (the schema as last POSTed).
+  `fail_units(urls, error=...)`, `clear_unit_failures()`, `reject_files_with(urls, message)`,
+  `hold(route, phase, skip) -> Hold` (`wait_reached()`, `release()`), `registration_calls`
+  and `requests_seen` (Counters by route name), `store.metadata_schema` (the schema as last POSTed).
 - `generate_ssh_key() -> (openssh_private_key_text, public_key_hex)`.
 - Standalone: ``python -m tests.standin --integration TITLE --public-key-file KEY[.pub]``
   (see `tests/standin/__main__.py`).

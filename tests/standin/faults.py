@@ -16,7 +16,9 @@ class FaultPlan:
     - `rate_drop`: close the connection with no response; for POSTs half of these happen
       *after* the request took effect, so the client cannot know whether it did;
     - `rate_slow`: wait `slow_seconds` before answering normally.
-    `routes` limits the faults to those route names (None = every route).
+    `routes` limits the faults to those route names (None = every route);
+    `drop_routes` further limits dropped connections (the SDK answers a dropped long-poll
+    with a fixed 10 s pause of its own, so fast tests keep drops off `poll`).
     """
 
     rate_429: float = 0.0
@@ -26,6 +28,7 @@ class FaultPlan:
     slow_seconds: float = 1.0
     retry_after: int = 0
     routes: frozenset[str] | None = None
+    drop_routes: frozenset[str] | None = None
     seed: int | None = None
 
 
@@ -68,6 +71,8 @@ class FaultInjector:
             elif roll < (edge := edge + plan.rate_500):
                 kind = "500"
             elif roll < (edge := edge + plan.rate_drop):
+                if plan.drop_routes is not None and route not in plan.drop_routes:
+                    return FaultDecision("none")
                 after = method == "POST" and self._rng.random() < 0.5
                 kind = "drop_after" if after else "drop_before"
             elif roll < edge + plan.rate_slow:

@@ -150,9 +150,14 @@ class EncordStandIn:
         return self.store.add_integration(title)
 
     def create_folder(self, path: str, description: str = "") -> str:
-        """Create the folders of `a/b/c` (always new ones); return the last one's UUID."""
+        """Create folder `a/b/c` (reusing existing ancestors; the last is always new)."""
         parent: str | None = None
-        for name in path.split("/"):
+        names = path.split("/")
+        for depth, name in enumerate(names):
+            existing = [f for f in self.store.list_folders(parent, None, False) if f.name == name]
+            if existing and depth < len(names) - 1:
+                parent = existing[0].uuid
+                continue
             parent = self.store.create_folder(name, description, parent, None).uuid
         assert parent is not None
         return parent
@@ -180,6 +185,12 @@ class EncordStandIn:
         with self.store.lock:
             for url in urls:
                 self.store.fail_urls[url] = f"{error}: {url}"
+
+    def reject_files_with(self, urls: Iterable[str], message: str = "invalid file") -> None:
+        """Job starts whose document holds any of these URLs are refused with 400."""
+        with self.store.lock:
+            for url in urls:
+                self.store.reject_urls[url] = f"{message}: {url}"
 
     def clear_unit_failures(self) -> None:
         """Units stop failing."""

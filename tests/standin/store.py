@@ -291,6 +291,7 @@ class Store:
         self._url_index: dict[str, dict[tuple[str, ...], Item]] = {}
         self._seq = itertools.count()
         self.fail_urls: dict[str, str] = {}
+        self.reject_urls: dict[str, str] = {}
         self.metadata_schema: Any = None
 
     # -- integrations and folders --------------------------------------------------
@@ -348,6 +349,10 @@ class Store:
             files = body.get("externalFiles")
             units = parse_units(files)
             assert isinstance(files, dict)
+            for unit in units:
+                for url in unit.urls:
+                    if url in self.reject_urls:
+                        raise BadRequest(self.reject_urls[url])
             now = time.time()
             job = Job(
                 uuid=str(uuid.uuid4()),

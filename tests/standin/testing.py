@@ -75,13 +75,13 @@ def image_urls(prefix: str, count: int) -> list[str]:
 
 def write_manifest(
     directory: Path,
-    name: str,
+    index: int,
     images: Sequence[str] = (),
     videos: Sequence[str] = (),
     image_groups: Sequence[tuple[str, Sequence[str]]] = (),
     **flags: bool,
 ) -> Path:
-    """Write an Encord JSON registration file; titles and metadata derive from the URL."""
+    """Write `manifest-NNNNN.json` (Encord's JSON format); titles and metadata derive from URLs."""
     doc: dict[str, Any] = {}
     if images:
         doc["images"] = [
@@ -100,7 +100,7 @@ def write_manifest(
         ]
     doc.update(flags)
     directory.mkdir(parents=True, exist_ok=True)
-    path = directory / name
+    path = directory / f"manifest-{index:05d}.json"
     path.write_text(json.dumps(doc), encoding="utf-8")
     return path
 
