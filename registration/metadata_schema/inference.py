@@ -35,6 +35,15 @@ COERCIBLE_TYPES: Final = (*(t.value for t in KeyType if t is not KeyType.GEOSPAT
 
 TOO_MANY_KEYS_KEY: Final = "<too many keys>"
 _INT_FLOAT: Final = frozenset({int, float})
+# Module-level copies for the hot loop (global lookups are cheaper than attributes).
+_CONFIG_KEY: Final = limits.KEYFRAME_CONFIG_KEY
+_VIDEOS: Final = limits.KEYFRAMES_MEDIA_TYPE
+_KEYFRAMES: Final = limits.KEYFRAMES_KEY
+_VARCHAR_MAX: Final = limits.VARCHAR_MAX_LENGTH
+_ENUM_VALUE_MAX: Final = limits.ENUM_VALUE_MAX_LENGTH
+_MAX_DEPTH: Final = limits.MAX_NESTING_DEPTH
+_SEPARATOR: Final = limits.KEY_PATH_SEPARATOR
+_MAX_LENGTHS: Final = limits.MAX_TRACKED_LIST_LENGTHS
 
 
 def parse_coercion(text: str) -> tuple[str, str]:
@@ -81,26 +90,34 @@ class _KeyStats:
 
     __slots__ = (
         "bad_first",
-        "count",
         "distinct",
         "distinct_cap",
         "first",
-        "kinds",
         "length_first",
         "lengths",
         "max_len",
         "media",
         "media_first",
+        "n_booleans",
         "n_datetime",
         "n_keyframe_lists",
         "n_long",
+        "n_number_lists",
+        "n_numbers",
+        "n_objects",
         "n_over_varchar",
+        "n_strings",
         "n_uuid",
+        "other",
     )
 
     def __init__(self, distinct_cap: int) -> None:
-        self.count = 0
-        self.kinds: dict[str, int] = {}
+        self.n_strings = 0
+        self.n_numbers = 0
+        self.n_booleans = 0
+        self.n_number_lists = 0
+        self.n_objects = 0
+        self.other: dict[str, int] = {}  # rare kinds: lists of strings, objects too deep ...
         self.first: dict[str, str] = {}
         self.n_uuid = 0
         self.n_datetime = 0
@@ -115,6 +132,32 @@ class _KeyStats:
         self.media: dict[str, int] = {}
         self.media_first: dict[str, str] = {}
         self.bad_first: str | None = None
+
+    def count_other(self, kind: str, item: dict[str, Any]) -> None:
+        """Count a value of a rare kind."""
+        seen = self.other.get(kind)
+        if seen is None:
+            self.other[kind] = 1
+            self.first[kind] = item_ref(item)
+        else:
+            self.other[kind] = seen + 1
+
+    @property
+    def kinds(self) -> dict[str, int]:
+        """Values seen per kind (kinds never seen left out)."""
+        common = {
+            STRINGS: self.n_strings,
+            NUMBERS: self.n_numbers,
+            BOOLEANS: self.n_booleans,
+            NUMBER_LISTS: self.n_number_lists,
+            OBJECTS: self.n_objects,
+        }
+        return {k: n for k, n in {**common, **self.other}.items() if n}
+
+    @property
+    def count(self) -> int:
+        """Values seen (nulls excluded)."""
+        return sum(self.kinds.values())
 
 
 @dataclass(frozen=True)
@@ -216,26 +259,17 @@ class SchemaInferrer:
     def _walk(
         self, metadata: dict[str, Any], prefix: str, depth: int, media: str, item: dict[str, Any]
     ) -> None:
+        # The hot loop of a 1M-item run: common kinds are counted in slots, constants are
+        # module globals, and an item is only named (`item_ref`) the first time a key
+        # sees a kind of value.
         keys = self._keys
         text_threshold = self.options.text_threshold
         for key, value in metadata.items():
             name = prefix + key if prefix else key
             t = type(value)
             if t is dict:
-                if (
-                    depth == 0
-                    and key == limits.KEYFRAME_CONFIG_KEY
-                    and media == limits.KEYFRAMES_MEDIA_TYPE
-                ):
+                if depth == 0 and key == _CONFIG_KEY and media == _VIDEOS:
                     continue  # reserved beside keyframes on videos
-                # Counted under its own name too, so that a key which is an object in one
-                # item and a value in another is caught here, not at registration.
-                if depth + 1 < limits.MAX_NESTING_DEPTH:
-                    kind = OBJECTS
-                    if value:
-                        self._walk(value, name + limits.KEY_PATH_SEPARATOR, depth + 1, media, item)
-                else:
-                    kind = TOO_DEEP
             elif value is None:
                 continue
             stats = keys.get(name)
@@ -243,15 +277,16 @@ class SchemaInferrer:
                 stats = self._new_key(name, item)
                 if stats is None:
                     continue
-            stats.count += 1
             if t is str:
-                kind = STRINGS
+                if not stats.n_strings:
+                    stats.first[STRINGS] = item_ref(item)
+                stats.n_strings += 1
                 n = len(value)
                 if n > stats.max_len:
                     stats.max_len = n
                 if n > text_threshold:
                     stats.n_long += 1
-                    if n > limits.VARCHAR_MAX_LENGTH:
+                    if n > _VARCHAR_MAX:
                         stats.n_over_varchar += 1
                 if n == 36 and is_uuid(value):
                     stats.n_uuid += 1
@@ -259,35 +294,46 @@ class SchemaInferrer:
                     stats.n_datetime += 1
                 distinct = stats.distinct
                 if distinct is not None and value not in distinct:
-                    if n > limits.ENUM_VALUE_MAX_LENGTH or len(distinct) >= stats.distinct_cap:
+                    if n > _ENUM_VALUE_MAX or len(distinct) >= stats.distinct_cap:
                         stats.distinct = None
                     else:
                         distinct.add(value)
-            elif t is int or t is float:
-                kind = NUMBERS
+            elif t is float or t is int:
+                if not stats.n_numbers:
+                    stats.first[NUMBERS] = item_ref(item)
+                stats.n_numbers += 1
             elif t is bool:
-                kind = BOOLEANS
+                if not stats.n_booleans:
+                    stats.first[BOOLEANS] = item_ref(item)
+                stats.n_booleans += 1
+            elif t is dict:
+                # Counted under its own name too, so that a key which is an object in one
+                # item and a value in another is caught here, not at registration.
+                if depth + 1 < _MAX_DEPTH:
+                    if not stats.n_objects:
+                        stats.first[OBJECTS] = item_ref(item)
+                    stats.n_objects += 1
+                    if value:
+                        self._walk(value, name + _SEPARATOR, depth + 1, media, item)
+                else:
+                    stats.count_other(TOO_DEEP, item)
             elif t is list:
                 if not value or set(map(type, value)) <= _INT_FLOAT:
-                    kind = NUMBER_LISTS
+                    if not stats.n_number_lists:
+                        stats.first[NUMBER_LISTS] = item_ref(item)
+                    stats.n_number_lists += 1
                     n = len(value)
                     seen = stats.lengths.get(n)
                     if seen is not None:
                         stats.lengths[n] = seen + 1
-                    elif len(stats.lengths) < limits.MAX_TRACKED_LIST_LENGTHS:
+                    elif len(stats.lengths) < _MAX_LENGTHS:
                         stats.lengths[n] = 1
                         stats.length_first[n] = item_ref(item)
                 else:
-                    kind = kind_name(value).replace("list", "lists", 1)
-            elif t is not dict:
-                kind = kind_name(value) + "s"
-            count = stats.kinds.get(kind)
-            if count is None:
-                stats.kinds[kind] = 1
-                stats.first[kind] = item_ref(item)
+                    stats.count_other(kind_name(value).replace("list", "lists", 1), item)
             else:
-                stats.kinds[kind] = count + 1
-            if depth == 0 and key == limits.KEYFRAMES_KEY:
+                stats.count_other(kind_name(value) + "s", item)
+            if depth == 0 and key == _KEYFRAMES:
                 if is_keyframe_list(value):
                     stats.n_keyframe_lists += 1
                 elif stats.bad_first is None:
