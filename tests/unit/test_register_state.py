@@ -1,0 +1,138 @@
+"""The state store's lifecycle, report folding, and documents derived for re-sends."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from registration.exit_codes import ExitStatus
+from registration.register_input import (
+    ManifestFile,
+    count_units,
+    iter_unit_urls,
+    select_units,
+    with_skip_duplicates,
+)
+from registration.report import RunReport, file_report, skipped_duplicates
+from registration.state import StateStore
+
+DOC = {
+    "images": [{"objectUrl": "u1"}, {"objectUrl": "u2"}],
+    "image_groups": [{"title": "g", "objectUrl_1": "g1", "objectUrl_0": "g0"}],
+    "skip_duplicate_urls": False,
+}
+
+
+def test_lifecycle_survives_reopening(tmp_path: Path):
+    path = tmp_path / "s" / "state.sqlite"
+    store = StateStore(path)
+    sid = store.create(folder_uuid="f", file_key="a.json", content_sha256="h1", unit_count=3)
+    store.mark_starting(sid, forced_skip_duplicates=False)
+    store.close()
+
+    reopened = StateStore(path)
+    (row,) = reopened.chain("f", "a.json", "h1")
+    assert (row.status, row.attempts, row.forced_skip_duplicates) == ("starting", 1, False)
+    reopened.mark_starting(sid, forced_skip_duplicates=True)
+    reopened.mark_starting(sid, forced_skip_duplicates=False)  # never un-forced
+    reopened.mark_started(sid, "job-1")
+    result = {"status": "DONE", "items": [["i1", "u1"]], "done": 3, "unit_errors": []}
+    reopened.mark_finished(sid, "DONE", result)
+    row = reopened.get(sid)
+    assert (row.status, row.attempts, row.forced_skip_duplicates) == ("finished", 3, True)
+    assert (row.job_uuid, row.result) == ("job-1", result)
+    assert reopened.chain("f", "a.json", "other") == []
+    assert reopened.other_versions("f", "a.json", "other") is True
+    assert reopened.other_versions("f", "a.json", "h1") is False
+
+
+def test_concurrent_writers(tmp_path: Path):
+    store = StateStore(tmp_path / "state.sqlite")
+
+    def work(n: int) -> None:
+        for k in range(20):
+            sid = store.create(
+                folder_uuid="f", file_key=f"{n}-{k}", content_sha256="h", unit_count=1
+            )
+            store.mark_starting(sid, forced_skip_duplicates=False)
+            store.mark_started(sid, f"job-{n}-{k}")
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    rows = list(store.iter_all())
+    assert len(rows) == 80 and {r.status for r in rows} == {"started"}
+
+
+def test_report_folds_a_file_and_its_retry(tmp_path: Path):
+    store = StateStore(tmp_path / "state.sqlite")
+    first = store.create(folder_uuid="f", file_key="a", content_sha256="h", unit_count=3)
+    store.mark_finished(
+        first,
+        "DONE",
+        {
+            "items": [["i1", "u1"]],
+            "done": 2,
+            "unit_errors": [{"urls": ["u2"], "error": "denied"}],
+            "cancelled": 0,
+        },
+    )
+    manifest = ManifestFile("a", tmp_path / "a", "h", 3)
+    partial = file_report(manifest, store.chain("f", "a", "h"), sent=True)
+    assert (partial.state, partial.registered, partial.skipped_duplicates) == ("partial", 1, 1)
+    assert [(u.urls, u.error) for u in partial.failed] == [(["u2"], "denied")]
+    report = RunReport("p", "f", "i", "iid", files=[partial])
+    assert report.exit_status() == ExitStatus.PARTIAL
+
+    retry = store.create(
+        folder_uuid="f",
+        file_key="a",
+        content_sha256="h",
+        unit_count=1,
+        kind="retry",
+        parent_id=first,
+        document={"images": [{"objectUrl": "u2"}]},
+        forced_skip_duplicates=True,
+    )
+    store.mark_finished(retry, "DONE", {"items": [["i2", "u2"]], "done": 1, "unit_errors": []})
+    healed = file_report(manifest, store.chain("f", "a", "h"), sent=True)
+    assert (healed.state, healed.registered, healed.failed) == ("registered", 2, [])
+    assert healed.item_uuids == ["i1", "i2"] and healed.forced_skip_duplicates
+    assert RunReport("p", "f", "i", "iid", files=[healed]).exit_status() == ExitStatus.OK
+
+
+def test_in_flight_and_rejected_files(tmp_path: Path):
+    store = StateStore(tmp_path / "state.sqlite")
+    manifest = ManifestFile("a", tmp_path / "a", "h", 2)
+    sid = store.create(folder_uuid="f", file_key="a", content_sha256="h", unit_count=2)
+    store.mark_starting(sid, forced_skip_duplicates=False)
+    assert file_report(manifest, store.chain("f", "a", "h"), sent=True).state == "in_flight"
+    store.mark_rejected(sid, "bad file")
+    rejected = file_report(manifest, store.chain("f", "a", "h"), sent=True)
+    assert (rejected.state, rejected.error) == ("rejected", "bad file")
+    assert file_report(manifest, [], sent=False).state == "not_sent"
+
+
+def test_skipped_duplicates_assumption():
+    assert skipped_duplicates({"done": 5, "items": [["a", "b"]] * 2}) == 3
+    assert skipped_duplicates({"done": 0, "items": []}) == 0
+
+
+def test_select_units_keeps_only_failed_units_and_flags():
+    picked = select_units(DOC, ["u2", "g1"])
+    assert picked == {
+        "skip_duplicate_urls": False,
+        "images": [{"objectUrl": "u2"}],
+        "image_groups": DOC["image_groups"],
+    }
+    assert count_units(picked) == 2
+    assert list(iter_unit_urls(DOC)) == [("u1",), ("u2",), ("g0", "g1")]
+    assert select_units(DOC, ["nothing"]) == {"skip_duplicate_urls": False}
+
+
+def test_forcing_skip_duplicates_copies():
+    forced = with_skip_duplicates(DOC)
+    assert forced["skip_duplicate_urls"] is True
+    assert DOC["skip_duplicate_urls"] is False
