@@ -21,13 +21,27 @@ _AUTH_CODES = frozenset(
 _MISSING_BUCKET_CODES = frozenset({"NoSuchBucket", "404", "NotFound"})
 
 
+def _raw_timestamp(value: str) -> str:
+    return value
+
+
 def make_s3_client(region: str | None = None) -> Any:
-    """An S3 client from boto3's standard credential chain (profiles, env, roles)."""
+    """An S3 client from boto3's standard credential chain (profiles, env, roles).
+
+    Timestamps in responses stay strings: parsing LastModified with dateutil costs more
+    than the rest of a ListObjectsV2 page, and the manifest never reads it.
+    """
     import boto3
+    import botocore.session
     from botocore.config import Config
 
+    core = botocore.session.get_session()
+    core.get_component("response_parser_factory").set_parser_defaults(
+        timestamp_parser=_raw_timestamp
+    )
     config = Config(retries={"max_attempts": 8, "mode": "adaptive"}, max_pool_connections=32)
-    return boto3.session.Session().client("s3", region_name=region, config=config)
+    session = boto3.session.Session(botocore_session=core)
+    return session.client("s3", region_name=region, config=config)
 
 
 def s3_error(exc: BaseException, *, bucket: str, action: str) -> RegisterError:
