@@ -78,7 +78,25 @@ def batches(total: int, seed: int = 5) -> Iterator[list[tuple[str, dict[str, Any
         yield batch
 
 
-def run(total: int) -> dict[str, float]:
+def run_check(total: int, schema: Any) -> dict[str, float]:
+    """Check `total` fresh items against `schema` (what `--schema` adds per item)."""
+    from registration.metadata_schema import make_schema_check
+
+    check = make_schema_check(schema)
+    elapsed = 0.0
+    refused = 0
+    for batch in batches(total):
+        start = time.perf_counter()
+        for media_type, item in batch:
+            if check(media_type, item) is not None:
+                refused += 1
+        elapsed += time.perf_counter() - start
+    if refused:
+        raise SystemExit(f"{refused} items refused by the schema inferred from them")
+    return {"items": float(total), "seconds": elapsed, "peak_mb": _peak_mb()}
+
+
+def run(total: int) -> dict[str, Any]:
     """Infer a schema from `total` items; returns the figures."""
     from registration.metadata_schema import SchemaInferrer
 
@@ -104,6 +122,7 @@ def run(total: int) -> dict[str, float]:
         "seconds": elapsed,
         "peak_mb_10pct": early_peak,
         "peak_mb": _peak_mb(),
+        "schema": result.schema,
     }
 
 
@@ -117,7 +136,14 @@ def main(argv: list[str] | None = None) -> int:
     label = f"schema inference ({args.items:,})"
     print(
         f"{label:<34}{int(r['items']):>12,}{r['seconds']:>10.1f}"
-        f"{r['items'] / r['seconds']:>12,.0f}{r['peak_mb']:>10.0f}"
+        f"{r['items'] / r['seconds']:>12,.0f}{r['peak_mb']:>10.0f}",
+        flush=True,
+    )
+    c = run_check(args.items, r["schema"])
+    label = f"schema check, --schema ({args.items:,})"
+    print(
+        f"{label:<34}{int(c['items']):>12,}{c['seconds']:>10.1f}"
+        f"{c['items'] / c['seconds']:>12,.0f}{c['peak_mb']:>10.0f}"
     )
     print(
         f"peak RSS after 10% of the items: {r['peak_mb_10pct']:.0f} MB, at the end: "

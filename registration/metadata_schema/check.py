@@ -16,12 +16,16 @@ from registration.metadata_schema.model import KeySpec, KeyType, Schema
 from registration.metadata_schema.values import (
     is_datetime,
     is_keyframe_list,
-    is_number,
-    is_number_list,
     is_uuid,
     kind_name,
     preview,
 )
+
+_KEYFRAMES = limits.KEYFRAMES_KEY
+_VIDEOS = limits.KEYFRAMES_MEDIA_TYPE
+_CONFIG_KEY = limits.KEYFRAME_CONFIG_KEY
+_MAX_DEPTH = limits.MAX_NESTING_DEPTH
+_SEPARATOR = limits.KEY_PATH_SEPARATOR
 
 #: The manifest builder's hook: (top-level type key, item) -> skip reason or None.
 ItemCheck = Callable[[str, dict[str, Any]], str | None]
@@ -49,39 +53,69 @@ class Violation:
         )
 
 
-def _value_problem(spec: KeySpec, value: Any) -> str | None:
-    """What `value` lacks to be a valid `spec` value (the expectation), or None."""
+Validator = Callable[[Any], str | None]
+"""A compiled rule for one key: value -> what was expected (the problem), or None."""
+
+_NUMBER_TYPES = frozenset({int, float})
+#: Known-good strings remembered per UUID/datetime key (ids and timestamps repeat a lot).
+_MEMO_LIMIT = 65_536
+
+
+def _memoised(test: Callable[[str], bool], problem: str) -> Validator:
+    good: set[str] = set()
+
+    def validate(value: Any) -> str | None:
+        if type(value) is not str:
+            return problem
+        if value in good:
+            return None
+        if not test(value):
+            return problem
+        if len(good) < _MEMO_LIMIT:
+            good.add(value)
+        return None
+
+    return validate
+
+
+def compile_spec(spec: KeySpec) -> Validator:
+    """The validator of one declaration (the rules of each type, written once)."""
     ty = spec.type
     if ty is KeyType.NUMBER:
-        return None if is_number(value) else "expected a number"
+        return lambda v: None if type(v) in _NUMBER_TYPES else "expected a number"
     if ty is KeyType.BOOLEAN:
-        return None if type(value) is bool else "expected a boolean"
+        return lambda v: None if type(v) is bool else "expected a boolean"
     if ty is KeyType.GEOSPATIAL:
-        return None  # Encord's geospatial value format is not documented: not checked here
+        # Encord's geospatial value format is not documented: not checked here.
+        return lambda v: None
     if ty is KeyType.EMBEDDING:
-        if is_number_list(value) and len(value) == spec.size:
-            return None
-        return f"expected an embedding: a list of {spec.size} numbers"
+        size = spec.size
+        embedding = f"expected an embedding: a list of {size} numbers"
+        return lambda v: (
+            None
+            if type(v) is list and len(v) == size and set(map(type, v)) <= _NUMBER_TYPES
+            else embedding
+        )
     if ty is KeyType.KEYFRAMES:
-        return None if is_keyframe_list(value) else "expected a list of non-negative frame numbers"
-    if not isinstance(value, str):
-        return f"expected a string ({ty.value})"
+        frames = "expected a list of non-negative frame numbers"
+        return lambda v: None if is_keyframe_list(v) else frames
+    string = f"expected a string ({ty.value})"
     if ty is KeyType.VARCHAR:
-        if len(value) <= limits.VARCHAR_MAX_LENGTH:
-            return None
-        return f"expected a varchar of at most {limits.VARCHAR_MAX_LENGTH} characters"
+        cap = limits.VARCHAR_MAX_LENGTH
+        too_long = f"expected a varchar of at most {cap} characters"
+        return lambda v: string if type(v) is not str else (None if len(v) <= cap else too_long)
     if ty is KeyType.TEXT:
-        return None
+        return lambda v: None if type(v) is str else string
     if ty is KeyType.UUID:
-        return None if is_uuid(value) else "expected a UUID (8-4-4-4-12 hex digits)"
+        return _memoised(is_uuid, "expected a UUID (8-4-4-4-12 hex digits)")
     if ty is KeyType.DATETIME:
-        return None if is_datetime(value) else "expected an ISO 8601 date-time"
+        return _memoised(is_datetime, "expected an ISO 8601 date-time")
     if ty is KeyType.ENUM:
-        if value in spec.values:
-            return None
+        allowed = frozenset(spec.values)
         shown = ", ".join(spec.values[:8]) + (", ..." if len(spec.values) > 8 else "")
-        return f"expected one of the enum values ({shown})"
-    return None
+        not_listed = f"expected one of the enum values ({shown})"
+        return lambda v: string if type(v) is not str else (None if v in allowed else not_listed)
+    raise AssertionError(f"no validator for {ty}")  # every KeyType is handled above
 
 
 def _violation(key: str, expected: str, value: Any) -> Violation:
@@ -90,67 +124,74 @@ def _violation(key: str, expected: str, value: Any) -> Violation:
     return Violation(key, expected, f"{article} {kind}", preview(value))
 
 
-def check_metadata(schema: Schema, media_type: str, item: dict[str, Any]) -> Violation | None:
-    """The first clientMetadata value of `item` that breaks `schema`, or None.
+class SchemaChecker:
+    """A schema compiled for checking many items: one validator per declared key."""
 
-    Keys are flattened exactly as inference flattens them (dotted paths); keys the
-    schema does not declare and null values are accepted (see limits.ASSUMPTIONS).
-    The reserved `keyframes` rule applies whatever the schema says.
-    """
-    metadata = item.get("clientMetadata")
-    if metadata is None:
+    def __init__(self, schema: Schema) -> None:
+        self.schema = schema
+        self._validators = {spec.name: compile_spec(spec) for spec in schema}
+
+    def check(self, media_type: str, item: dict[str, Any]) -> Violation | None:
+        """The first clientMetadata value of `item` that breaks the schema, or None.
+
+        Keys are flattened exactly as inference flattens them (dotted paths); keys the
+        schema does not declare and null values are accepted (see limits.ASSUMPTIONS).
+        The reserved `keyframes` rule applies whatever the schema says.
+        """
+        metadata = item.get("clientMetadata")
+        if metadata is None:
+            return None
+        if type(metadata) is not dict:
+            return _violation("clientMetadata", "expected a JSON object", metadata)
+        keyframes = metadata.get(_KEYFRAMES)
+        if keyframes is not None:
+            if media_type != _VIDEOS:
+                return Violation(
+                    _KEYFRAMES, "key frames are for videos only", f"an item under {media_type!r}"
+                )
+            if not is_keyframe_list(keyframes):
+                return _violation(
+                    _KEYFRAMES, "expected a list of non-negative frame numbers", keyframes
+                )
+        return self._walk(metadata, "", 0, media_type)
+
+    def _walk(
+        self, metadata: dict[str, Any], prefix: str, depth: int, media_type: str
+    ) -> Violation | None:
+        validators = self._validators
+        for key, value in metadata.items():
+            if value is None:
+                continue
+            if depth == 0:
+                if key == _KEYFRAMES:
+                    continue  # checked in check()
+                if key == _CONFIG_KEY and media_type == _VIDEOS and type(value) is dict:
+                    continue  # reserved beside keyframes on videos
+            name = prefix + key if prefix else key
+            validate = validators.get(name)
+            if validate is not None:
+                problem = validate(value)
+                if problem:
+                    return _violation(name, problem, value)
+            elif type(value) is dict and depth + 1 < _MAX_DEPTH:
+                found = self._walk(value, name + _SEPARATOR, depth + 1, media_type)
+                if found:
+                    return found
         return None
-    if not isinstance(metadata, dict):
-        return _violation("clientMetadata", "expected a JSON object", metadata)
-    keyframes = metadata.get(limits.KEYFRAMES_KEY)
-    if keyframes is not None:
-        if media_type != limits.KEYFRAMES_MEDIA_TYPE:
-            return Violation(
-                limits.KEYFRAMES_KEY,
-                "key frames are for videos only",
-                f"an item under {media_type!r}",
-            )
-        if not is_keyframe_list(keyframes):
-            return _violation(
-                limits.KEYFRAMES_KEY, "expected a list of non-negative frame numbers", keyframes
-            )
-    return _walk(schema, metadata, "", 0, media_type)
 
 
-def _walk(
-    schema: Schema, metadata: dict[str, Any], prefix: str, depth: int, media_type: str
-) -> Violation | None:
-    keys = schema.keys
-    for key, value in metadata.items():
-        if depth == 0 and key == limits.KEYFRAMES_KEY:
-            continue  # checked by check_metadata
-        if (
-            depth == 0
-            and key == limits.KEYFRAME_CONFIG_KEY
-            and media_type == limits.KEYFRAMES_MEDIA_TYPE
-            and isinstance(value, dict)
-        ):
-            continue  # reserved beside keyframes on videos
-        if value is None:
-            continue
-        name = prefix + key if prefix else key
-        spec = keys.get(name)
-        if spec is not None:
-            problem = _value_problem(spec, value)
-            if problem:
-                return _violation(name, problem, value)
-        elif isinstance(value, dict) and depth + 1 < limits.MAX_NESTING_DEPTH:
-            found = _walk(schema, value, name + limits.KEY_PATH_SEPARATOR, depth + 1, media_type)
-            if found:
-                return found
-    return None
+def check_metadata(schema: Schema, media_type: str, item: dict[str, Any]) -> Violation | None:
+    """The first clientMetadata value of `item` that breaks `schema`, or None (one-off use;
+    `SchemaChecker` compiles the schema once for many items)."""
+    return SchemaChecker(schema).check(media_type, item)
 
 
 def make_schema_check(schema: Schema) -> ItemCheck:
     """An `ItemCheck` for the manifest builder: refuse items whose metadata breaks `schema`."""
+    checker = SchemaChecker(schema)
 
     def check(media_type: str, item: dict[str, Any]) -> str | None:
-        violation = check_metadata(schema, media_type, item)
+        violation = checker.check(media_type, item)
         return violation.reason if violation else None
 
     return check

@@ -350,7 +350,7 @@ class SchemaInferrer:
         decisions = []
         for name in sorted(self._keys):
             stats = self._keys[name]
-            if stats.kinds.keys() == {OBJECTS}:
+            if stats.kinds.keys() == {OBJECTS} and name != _KEYFRAMES:
                 continue  # only ever a container: its leaves are the keys
             decisions.append(_decide(name, stats, self.options))
         conflicts = [d.conflict for d in decisions if d.conflict]

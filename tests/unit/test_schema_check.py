@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from registration.metadata_schema import (
+    InferenceOptions,
     KeySpec,
     KeyType,
     Schema,
@@ -117,25 +118,52 @@ json_scalars = st.one_of(
     st.booleans(),
     st.text(max_size=40),
     st.sampled_from(["2024-01-02", "2024-01-02T03:04:05Z", "3f2b8c1e-9a4d-4e6f-8b7a-1c2d3e4f5a6b"]),
+    st.sampled_from(["rain", "sun", "fog"]),
     st.lists(st.floats(-1, 1), min_size=1, max_size=6),
+    st.lists(st.integers(-2, 50), max_size=4),
     st.none(),
 )
-metadata_objects = st.dictionaries(
-    st.sampled_from(["a", "b", "c.d", "e f"]),
-    st.one_of(json_scalars, st.dictionaries(st.sampled_from(["x", "y"]), json_scalars, max_size=2)),
-    max_size=4,
+values = st.one_of(
+    json_scalars, st.dictionaries(st.sampled_from(["x", "y"]), json_scalars, max_size=2)
 )
+metadata_objects = st.dictionaries(
+    st.sampled_from(["a", "b", "c.d", "e f", "keyframes"]), values, max_size=4
+)
+media_types = st.sampled_from(["images", "videos", "image_groups"])
 
 
-@settings(max_examples=150, deadline=None)
-@given(st.lists(metadata_objects, min_size=1, max_size=30))
-def test_every_item_passes_the_schema_inferred_from_it(metadata: list[dict[str, Any]]) -> None:
-    items = [("images", item(m, f"p/{i}.jpg")) for i, m in enumerate(metadata)]
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(media_types, metadata_objects), min_size=1, max_size=30))
+def test_every_item_passes_the_schema_inferred_from_it(
+    metadata: list[tuple[str, dict[str, Any]]],
+) -> None:
+    items = [(media, item(m, f"p/{i}.jpg")) for i, (media, m) in enumerate(metadata)]
     result = infer_schema(items)
     check = make_schema_check(result.schema)
     conflicting = {c.key for c in result.conflicts}
     for media, it in items:
         reason = check(media, it)
-        # An item may only fail on a key inference flagged as a conflict (left out of the
-        # schema, so it cannot fail there either): a conflict-free key never refuses.
-        assert reason is None, (reason, conflicting)
+        # Conflicting keys are left out of the schema, so the only rule that can still
+        # refuse an item is the reserved keyframes one, and only when inference flagged it.
+        if "keyframes" not in conflicting:
+            assert reason is None, (reason, conflicting)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.one_of(json_scalars, values), min_size=1, max_size=30),
+    st.sampled_from(
+        ["number", "boolean", "varchar", "text", "datetime", "uuid", "enum", "embedding"]
+    ),
+)
+def test_coerced_values_counted_unfit_are_exactly_the_items_refused(
+    scores: list[Any], ty: str
+) -> None:
+    items = [("images", item({"score": v}, f"p/{i}.jpg")) for i, v in enumerate(scores)]
+    result = infer_schema(items, InferenceOptions(coercions={"score": ty}))
+    if any(c.key == "score" for c in result.conflicts):  # e.g. enum over too many values
+        assert "score" not in result.schema.keys
+        return
+    check = make_schema_check(result.schema)
+    refused = sum(check(media, it) is not None for media, it in items)
+    assert refused == result.unfit
