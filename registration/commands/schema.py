@@ -29,7 +29,7 @@ from registration.metadata_schema.apply import (
     stage_plan,
 )
 from registration.metadata_schema.check import ItemCheck, make_schema_check
-from registration.metadata_schema.conflicts import format_conflicts
+from registration.metadata_schema.conflicts import counted, format_conflicts
 from registration.metadata_schema.inference import (
     COERCIBLE_TYPES,
     InferenceOptions,
@@ -295,7 +295,7 @@ def _show(result: InferenceResult) -> list[str]:
         else:
             ty = d.spec.describe() + (" (coerced)" if d.coerced else "")
         note = f"  -- {d.note}" if d.note else ""
-        lines.append(f"  {d.key:<{width}}  {ty}  [{d.count:,} values]{note}")
+        lines.append(f"  {d.key:<{width}}  {ty}  [{counted(d.count, 'values')}]{note}")
     return lines
 
 
@@ -323,7 +323,7 @@ def run(args: argparse.Namespace) -> int:
             console.info(line)
     if result.unfit:
         console.warn(
-            f"{result.unfit:,} values do not fit their --coerce type: with --schema, "
+            f"{counted(result.unfit, 'values')} outside their --coerce type: with --schema, "
             "`manifest` and `register` refuse those items (listed in skipped.jsonl)"
         )
     if result.conflicts:

@@ -18,6 +18,11 @@ def singular(label: str) -> str:
     return first + sep + rest
 
 
+def counted(n: int, noun: str) -> str:
+    """`1 value`, `3 values` (`noun` is plural)."""
+    return f"{n:,} {noun if n != 1 else singular(noun)}"
+
+
 @dataclass(frozen=True)
 class KindCount:
     """How many values of one kind a key had, and the first item that had one."""

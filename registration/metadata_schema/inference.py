@@ -15,7 +15,12 @@ from typing import Any, Final
 
 from registration.errors import UsageError
 from registration.metadata_schema import limits
-from registration.metadata_schema.conflicts import NOT_AN_OBJECT_KEY, Conflict, KindCount
+from registration.metadata_schema.conflicts import (
+    NOT_AN_OBJECT_KEY,
+    Conflict,
+    KindCount,
+    counted,
+)
 from registration.metadata_schema.model import KeySpec, KeyType, Schema, invalid_key_name
 from registration.metadata_schema.refs import item_ref
 from registration.metadata_schema.values import is_datetime, is_keyframe_list, is_uuid, kind_name
@@ -496,7 +501,11 @@ def _decide(name: str, stats: _KeyStats, options: InferenceOptions) -> KeyDecisi
             )
         spec = _spec(name, ty, stats)
         unfit = stats.count - _fitting(spec, stats)
-        note = f"{unfit:,} values do not fit; their items will be refused" if unfit else None
+        note = (
+            f"{counted(unfit, 'values')} outside the type: their items will be refused"
+            if unfit
+            else None
+        )
         return KeyDecision(
             name, stats.count, counts, spec=spec, coerced=True, unfit=unfit, note=note
         )
@@ -560,7 +569,9 @@ def _decide_keyframes(
     if unfit == 0:
         return KeyDecision(name, stats.count, counts, spec=spec, coerced=coerced)
     if coerced:
-        note = f"{unfit:,} values break the keyframes rule; their items will be refused"
+        note = (
+            f"{counted(unfit, 'values')} breaking the keyframes rule: their items will be refused"
+        )
         return KeyDecision(
             name, stats.count, counts, spec=spec, coerced=True, unfit=unfit, note=note
         )

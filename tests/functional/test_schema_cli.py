@@ -119,7 +119,7 @@ def test_show_and_write_after_coerce(
         "weather": {"type": "enum", "values": ["rain", "sunny"]},
     }
     assert "embedding(512)" in captured.out
-    assert "3 values do not fit" in captured.err
+    assert "3 values outside their --coerce type" in captured.err
 
 
 def test_schema_reads_manifests_dir_and_reports_json(
