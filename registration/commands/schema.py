@@ -73,7 +73,9 @@ def add_schema_check_argument(parser: argparse.ArgumentParser) -> None:
         "--schema",
         metavar="FILE|encord",
         help="refuse items whose clientMetadata breaks this metadata schema (a file from "
-        "`encord-register schema --write`, or `encord` for the organisation's schema); "
+        "`encord-register schema --write`, or `encord` for the organisation's schema, read "
+        "with the Encord key and domain of --ssh-key-file/--encord-domain or the ENCORD_* "
+        "variables); "
         "refused items go to skipped.jsonl with the key and the reason, before anything is sent",
     )
 

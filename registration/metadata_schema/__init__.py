@@ -43,6 +43,7 @@ __all__ = [
     "KeyType",
     "KindCount",
     "Schema",
+    "SchemaChecker",
     "SchemaError",
     "SchemaInferrer",
     "Violation",

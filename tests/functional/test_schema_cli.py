@@ -362,3 +362,47 @@ def test_register_checks_against_the_organisations_schema(
     reasons = {s["reason"] for s in skipped}
     assert any("'weather'" in r and "enum values (overcast, sunny)" in r for r in reasons)
     assert any("'score'" in r and "expected a number" in r for r in reasons)
+
+
+@pytest.mark.e2e
+def test_register_from_a_source_refuses_breaking_items_while_building(
+    keys_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    schema_file = tmp_path / "schema.json"
+    assert (
+        main(
+            [
+                "schema",
+                *source_args(keys_file),
+                "--coerce",
+                "score=number",
+                "--write",
+                str(schema_file),
+            ]
+        )
+        == 0
+    )
+    state = tmp_path / "run" / "state.sqlite"
+    with encord_env(tmp_path) as env:
+        args = [
+            "register",
+            *source_args(keys_file),
+            "--ssh-key-file",
+            str(env.key_file),
+            "--encord-domain",
+            env.standin.domain,
+            "--integration",
+            env.integration_title,
+            "--folder",
+            "survey",
+            "--state",
+            str(state),
+            "--schema",
+            str(schema_file),
+        ]
+        code = main(args)
+        items = env.items("survey")
+    assert code == 0, capsys.readouterr().err
+    assert len(items) == 121
+    skipped = read_jsonl(state.parent / "manifests" / "skipped.jsonl")
+    assert sorted(s["key"] for s in skipped) == [f"survey/img_{i:04d}.jpg" for i in range(3)]
