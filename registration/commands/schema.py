@@ -52,16 +52,6 @@ DESCRIPTION = (
 
 #: `--schema encord`: check against the organisation's schema, fetched from Encord.
 ORG_SCHEMA = "encord"
-MEDIA_TYPE_KEYS = (
-    "videos",
-    "images",
-    "image_groups",
-    "dicom_series",
-    "audio",
-    "text",
-    "pdf",
-    "nifti",
-)
 
 
 # --- `--schema` for manifest and register -------------------------------------------------
@@ -202,7 +192,7 @@ def iter_manifest_items(directory: Path) -> Iterator[tuple[str, dict[str, Any]]]
 
     for path in iter_manifest_paths(directory):
         document = load_manifest(path)
-        for media_type in MEDIA_TYPE_KEYS:
+        for media_type in limits.ITEM_LISTS:
             items = document.get(media_type)
             if isinstance(items, list):
                 for item in items:

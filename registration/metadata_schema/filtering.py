@@ -16,13 +16,12 @@ import orjson
 
 from registration.errors import InputError
 from registration.metadata_schema.check import ItemCheck
+from registration.metadata_schema.limits import ITEM_LISTS
 from registration.metadata_schema.refs import item_ref
 
 SKIPPED_FILE = "skipped.jsonl"
 #: The `detail` of skipped.jsonl lines written here (the manifest command uses `item_check`).
 SKIP_DETAIL = "metadata_schema"
-#: Top-level keys of a registration file that hold items.
-ITEM_LISTS = ("videos", "images", "image_groups", "dicom_series", "audio", "text", "pdf", "nifti")
 
 
 @dataclass

@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from typing import Final
 
+from registration import formats
+
 # --- Encord's limits (from the SDK's pydantic models and checks) -------------------------
 
 #: Smallest and largest embedding size `add_embedding(size=...)` accepts.
@@ -37,7 +39,9 @@ KEYS_NOT_DECLARABLE: Final = frozenset({"keyframes"})
 #: Key frames: a list of non-negative frame numbers, on videos only.
 KEYFRAMES_KEY: Final = "keyframes"
 #: The top-level registration key whose items may carry key frames.
-KEYFRAMES_MEDIA_TYPE: Final = "videos"
+KEYFRAMES_MEDIA_TYPE: Final = formats.TOP_LEVEL_KEY[formats.VIDEO]
+#: Top-level keys of a registration file that list items (the registration format's table).
+ITEM_LISTS: Final = formats.TOP_LEVEL_ORDER
 #: Key-frame sampling config beside `keyframes` on videos (see ASSUMPTIONS).
 KEYFRAME_CONFIG_KEY: Final = "config"
 
