@@ -313,6 +313,8 @@ def run(args: argparse.Namespace) -> int:
         console.info("inferred schema:")
         for line in _show(result):
             console.info(line)
+    for key in result.unused_coercions:
+        console.warn(f"--coerce {key}: no item has this key (a typo?); nothing was declared")
     if result.unfit:
         console.warn(
             f"{counted(result.unfit, 'values')} outside their --coerce type: with --schema, "

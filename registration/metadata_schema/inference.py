@@ -207,6 +207,8 @@ class InferenceResult:
     decisions: tuple[KeyDecision, ...]
     conflicts: tuple[Conflict, ...]
     schema: Schema
+    #: `--coerce` keys no item had (a typo, or metadata that changed).
+    unused_coercions: tuple[str, ...] = ()
 
     @property
     def unfit(self) -> int:
@@ -388,6 +390,7 @@ class SchemaInferrer:
             decisions=tuple(decisions),
             conflicts=tuple(conflicts),
             schema=schema,
+            unused_coercions=tuple(sorted(set(self.options.coercions) - set(self._keys))),
         )
 
 

@@ -176,6 +176,14 @@ def test_coerce_resolves_a_conflict_and_counts_the_values_that_will_be_refused()
     assert decision.coerced and decision.unfit == 1 and result.unfit == 1
 
 
+def test_coerce_of_a_key_never_seen_is_reported_not_declared() -> None:
+    result = infer_schema(
+        [image("a.jpg", {"score": 1})], InferenceOptions(coercions={"scor": "number"})
+    )
+    assert result.unused_coercions == ("scor",)
+    assert set(result.schema.keys) == {"score"}
+
+
 def test_coerce_ignore_leaves_the_key_out() -> None:
     items = [image("a.jpg", {"tags": ["car", "person"], "site": "n1"})] * 3
     assert [c.key for c in infer_schema(items).conflicts] == ["tags"]
