@@ -24,17 +24,6 @@ def is_datetime(text: str) -> bool:
     return True
 
 
-def is_number(value: Any) -> bool:
-    """A JSON number (booleans are not numbers)."""
-    t = type(value)
-    return t is int or t is float
-
-
-def is_number_list(value: Any) -> bool:
-    """A list whose items are all JSON numbers (an embedding candidate)."""
-    return type(value) is list and {type(v) for v in value} <= {int, float}
-
-
 def is_keyframe_list(value: Any) -> bool:
     """A list of non-negative integer frame numbers."""
     return type(value) is list and all(type(v) is int and v >= 0 for v in value)
@@ -46,7 +35,7 @@ def kind_name(value: Any) -> str:
         return "null"
     if type(value) is bool:
         return "boolean"
-    if is_number(value):
+    if type(value) in (int, float):
         return "number"
     if isinstance(value, str):
         return "string"
