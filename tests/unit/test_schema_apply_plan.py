@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from registration.metadata_schema import KeySpec, KeyType, Schema
 from registration.metadata_schema.apply import plan_apply
-from registration.metadata_schema.wire import schema_from_wire
+from registration.metadata_schema.wire import WireSchema, schema_from_wire
 
 ORG = schema_from_wire(
     {
@@ -67,3 +70,47 @@ def test_empty_organisation_schema_adds_everything() -> None:
     desired = Schema.of([KeySpec("a", KeyType.BOOLEAN), KeySpec("b", KeyType.DATETIME)])
     plan = plan_apply(schema_from_wire(None), desired)
     assert [s.name for s in plan.add] == ["a", "b"] and plan.clashes == ()
+
+
+def _specs(name: str) -> st.SearchStrategy[KeySpec]:
+    scalar = st.sampled_from(
+        [
+            KeyType.NUMBER,
+            KeyType.BOOLEAN,
+            KeyType.VARCHAR,
+            KeyType.TEXT,
+            KeyType.DATETIME,
+            KeyType.UUID,
+        ]
+    ).map(lambda t: KeySpec(name, t))
+    enum = st.sets(st.sampled_from("abcdef"), min_size=1).map(
+        lambda v: KeySpec(name, KeyType.ENUM, values=tuple(sorted(v)))
+    )
+    embedding = st.sampled_from([3, 512]).map(lambda n: KeySpec(name, KeyType.EMBEDDING, size=n))
+    return st.one_of(scalar, enum, embedding)
+
+
+def _schemas() -> st.SearchStrategy[Schema]:
+    names = st.lists(st.sampled_from(["k1", "k2", "k3", "k4"]), unique=True, max_size=4)
+    return names.flatmap(
+        lambda ns: st.tuples(*[_specs(n) for n in ns]).map(lambda s: Schema.of(list(s)))
+    )
+
+
+@given(_schemas(), _schemas(), st.sets(st.sampled_from(["k1", "k2", "k3", "k4"])))
+def test_a_plan_never_touches_an_existing_key_except_to_add_enum_options(
+    theirs: Schema, ours: Schema, deleted: set[str]
+) -> None:
+    current = WireSchema(
+        Schema.of([s for s in theirs if s.name not in deleted]), frozenset(deleted), {}
+    )
+    plan = plan_apply(current, ours)
+    existing = current.names()
+    assert not {s.name for s in plan.add} & existing
+    for key, options in plan.extend:
+        before = current.schema.get(key)
+        assert before is not None and before.type is KeyType.ENUM
+        assert not set(options) & set(before.values)
+    accounted = [s.name for s in plan.add] + [k for k, _ in plan.extend]
+    accounted += list(plan.unchanged) + [c.key for c in plan.clashes]
+    assert sorted(accounted) == sorted(ours.keys)  # every inferred key has an outcome
