@@ -78,7 +78,8 @@ class Classifier:
     def __init__(self, overrides: Mapping[str, str] | None = None) -> None:
         table = dict(EXTENSION_KINDS)
         table.update(overrides or {})
-        self._table = table
+        self.table: Mapping[str, str] = table
+        """Extension (as `extension_of` returns it) -> kind, overrides applied."""
 
     def kind_of(self, key: str) -> str | None:
         """The kind of `key` by its extension, or None (unknown or no extension)."""
@@ -86,10 +87,10 @@ class Classifier:
 
     def kind_of_extension(self, ext: str) -> str | None:
         """The kind for an extension as `extension_of` returns it, or None."""
-        kind = self._table.get(ext)
+        kind = self.table.get(ext)
         if kind is None and "." in ext:
             # `.tar.gz` is not in the table: fall back to the last extension alone.
-            kind = self._table.get(ext[ext.rfind(".") + 1 :])
+            kind = self.table.get(ext[ext.rfind(".") + 1 :])
         return kind
 
 

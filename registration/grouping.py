@@ -102,20 +102,12 @@ class Grouper:
         self.classifier = classifier
         self.rules = rules
         self.skip = skip
-        self._mode_folder: str | None = None
-        self._mode: str | None = None
 
     def _skip_entry(self, entry: Entry, reason: str, detail: str | None = None) -> None:
         record = entry.record
         self.skip(record.bucket, record.key, reason, detail)
         if entry.sidecar is not None:
             self.skip(entry.sidecar.bucket, entry.sidecar.key, skips.SIDECAR_OF_SKIPPED, None)
-
-    def _folder_mode(self, folder: str) -> str | None:
-        if folder != self._mode_folder:
-            self._mode_folder = folder
-            self._mode = self.rules.mode_of(folder) if self.rules.matchers else None
-        return self._mode
 
     def _close(self, group: _OpenGroup) -> Iterator[Unit]:
         members = group.members
@@ -135,22 +127,29 @@ class Grouper:
 
     def units(self, entries: Iterator[Entry]) -> Iterator[Unit]:
         """Units in a deterministic order: singles as they come, groups when they close."""
+        # The hot loop of the pipeline: lookups are bound to locals on purpose.
         stack: list[_OpenGroup] = []
         last: str | None = None
         kind_of_extension = self.classifier.kind_of_extension
+        table_get = self.classifier.table.get
         skip_entry = self._skip_entry
         archive_classes, archive_tiers = ARCHIVE_STORAGE_CLASSES, ARCHIVE_ACCESS_TIERS
+        dicom = f.DICOM
+        new_unit = tuple.__new__
+        mode_of, has_rules = self.rules.mode_of, bool(self.rules.matchers)
+        mode_folder: str | None = None
+        mode: str | None = None
         for entry in entries:
             record = entry.record
             key = record.key
-            while stack and not key.startswith(stack[-1].prefix):
-                yield from self._close(stack.pop())
+            if stack and not key.startswith(stack[-1].prefix):
+                while stack and not key.startswith(stack[-1].prefix):
+                    yield from self._close(stack.pop())
             if key == last:
                 skip_entry(entry, skips.DUPLICATE_KEY)
                 continue
             last = key
-            if entry.sidecar_problem is not None and entry.sidecar is not None:
-                sidecar = entry.sidecar
+            if entry.sidecar_problem is not None and (sidecar := entry.sidecar) is not None:
                 self.skip(sidecar.bucket, sidecar.key, skips.BAD_SIDECAR, entry.sidecar_problem)
                 entry = Entry(record, None, record.metadata)
             if key.endswith("/"):
@@ -164,13 +163,23 @@ class Grouper:
             ) and not record.restored:
                 skip_entry(entry, skips.ARCHIVED, record.access_tier or record.storage_class)
                 continue
-            ext = extension_of(key)
-            kind = kind_of_extension(ext)
             slash = key.rfind("/")
+            dot = key.rfind(".")
+            if dot > slash:
+                ext = key[dot + 1 :].lower()
+                if ext == "gz":
+                    ext = extension_of(key)
+            else:
+                ext = ""
+            kind = table_get(ext)
+            if kind is None and "." in ext:
+                kind = kind_of_extension(ext)
             folder = key[:slash] if slash >= 0 else ""
-            mode = self._folder_mode(folder)
-            if kind is not None and mode is None and kind != f.DICOM:
-                yield Unit(kind, key, (entry,))
+            if folder != mode_folder:
+                mode_folder = folder
+                mode = mode_of(folder) if has_rules else None
+            if kind is not None and mode is None and kind != dicom:
+                yield new_unit(Unit, (kind, key, (entry,)))
                 continue
             no_extension = kind is None and ext == ""
             if (mode in (f.IMAGE_GROUP, f.IMAGE_SEQUENCE) and kind == f.IMAGE) or (

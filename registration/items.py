@@ -16,7 +16,7 @@ from registration.grouping import Unit
 from registration.limits import MAX_TITLE_CHARS, MAX_URL_BYTES, MAX_URLS_PER_FILE
 from registration.skips import SkipSink
 from registration.titles import base_title, shorten
-from registration.urls import UrlBuilder, encode_key
+from registration.urls import UrlBuilder, encode_key, needs_no_encoding
 
 _CLIENT_METADATA = "clientMetadata"
 
@@ -51,10 +51,8 @@ class ItemBuilder:
         self._plain_titles = self.title_mode == "key"
 
     def _url(self, key: str) -> str | None:
-        # Encoded keys are ASCII, so characters are bytes. 3x is the worst-case expansion.
-        if len(key) * 3 <= self._max_key_chars:
-            return self._prefix + encode_key(key)
         url = self._prefix + encode_key(key)
+        # Encoded keys are ASCII, so characters are bytes.
         return url if len(url) <= MAX_URL_BYTES else None
 
     def _title(self, name: str) -> str:
@@ -94,8 +92,8 @@ class ItemBuilder:
         kind, name, entries = unit
         if kind not in f.MULTI_FILE_KINDS:
             entry = entries[0]
-            url = self._url(name)
-            if url is None:
+            url = self._prefix + (name if needs_no_encoding(name) else encode_key(name))
+            if len(url) > MAX_URL_BYTES:
                 self._skip_unit(unit, skips.URL_TOO_LONG)
                 return None
             title = name if self._plain_titles and len(name) <= MAX_TITLE_CHARS else None

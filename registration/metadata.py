@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import csv
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -36,37 +36,6 @@ class Entry(NamedTuple):
     sidecar: ObjectRecord | None = None
     metadata: dict[str, Any] | None = None
     sidecar_problem: str | None = None
-
-
-def pair_sidecars(records: Iterator[ObjectRecord]) -> Iterator[tuple[ObjectRecord, Any]]:
-    """Attach each `K.json` to object `K` when `K` exists; other records pass through.
-
-    Yields ``(record, sidecar_record_or_None)``. Input must be sorted by key (per bucket).
-    """
-    stack: list[list[Any]] = []  # [record, sidecar]; each key a prefix of the next
-    for record in records:
-        key = record.key
-        while stack and not (
-            key.startswith(stack[-1][0].key) and record.bucket == stack[-1][0].bucket
-        ):
-            top = stack.pop()
-            yield top[0], top[1]
-        if key.endswith(SIDECAR_SUFFIX) and stack:
-            base = key[: -len(SIDECAR_SUFFIX)]
-            for entry in reversed(stack):
-                if entry[0].key == base:
-                    if entry[1] is None:
-                        entry[1] = record
-                        record = None  # type: ignore[assignment]
-                    break
-                if len(entry[0].key) < len(base):
-                    break
-            if record is None:
-                continue
-        stack.append([record, None])
-    while stack:
-        top = stack.pop()
-        yield top[0], top[1]
 
 
 def parse_metadata_document(raw: bytes) -> dict[str, Any]:
@@ -97,30 +66,70 @@ def _load_sidecar(
         return None, str(exc)
 
 
-def load_sidecars(
-    pairs: Iterator[tuple[ObjectRecord, ObjectRecord | None]],
+def attach_sidecars(
+    records: Iterable[ObjectRecord],
     reader: BodyReader | None,
     *,
     workers: int = SIDECAR_FETCH_WORKERS,
 ) -> Iterator[Entry]:
-    """Entries in input order, with sidecar bodies fetched concurrently (bounded window)."""
+    """Entries for one bucket's records (sorted by key), each with its sidecar's metadata.
+
+    ``K.json`` is attached to object ``K`` when ``K`` exists (and is then not an entry
+    itself); other records pass through. Sidecar bodies are fetched by a thread pool with
+    a bounded window; entries come out in a deterministic order.
+    """
+    pending: list[ObjectRecord] = []  # objects that may still get a sidecar
+    sidecar_at: dict[int, ObjectRecord] = {}  # index in `pending` -> its sidecar
     window: deque[tuple[ObjectRecord, ObjectRecord | None, Future[Any] | None]] = deque()
-    with ThreadPoolExecutor(workers, thread_name_prefix="sidecar") as pool:
-        for record, sidecar in pairs:
-            if sidecar is None:
-                if not window:
-                    yield Entry(record, None, record.metadata)
+    pool: ThreadPoolExecutor | None = None
+    new_entry = tuple.__new__
+    suffix, suffix_len = SIDECAR_SUFFIX, len(SIDECAR_SUFFIX)
+
+    def fetch(sidecar: ObjectRecord) -> Future[Any] | None:
+        nonlocal pool
+        if reader is None:
+            return None
+        if pool is None:
+            pool = ThreadPoolExecutor(workers, thread_name_prefix="sidecar")
+        return pool.submit(_load_sidecar, reader, sidecar)
+
+    try:
+        for record in records:
+            key = record.key
+            while pending and not key.startswith(pending[-1].key):
+                done = pending.pop()
+                sidecar = sidecar_at.pop(len(pending), None) if sidecar_at else None
+                if sidecar is None and not window:
+                    yield new_entry(Entry, (done, None, done.metadata, None))
                     continue
-                window.append((record, None, None))
-            else:
-                if reader is None:
-                    window.append((record, sidecar, None))
-                else:
-                    window.append((record, sidecar, pool.submit(_load_sidecar, reader, sidecar)))
-            while window and (len(window) > _WINDOW or window[0][2] is None or window[0][2].done()):
-                yield _resolve(*window.popleft())
+                window.append((done, sidecar, None if sidecar is None else fetch(sidecar)))
+                while window and (
+                    len(window) > _WINDOW or window[0][2] is None or window[0][2].done()
+                ):
+                    yield _resolve(*window.popleft())
+            if pending and key.endswith(suffix):
+                base = key[:-suffix_len]
+                for i in range(len(pending) - 1, -1, -1):
+                    candidate = pending[i].key
+                    if candidate == base:
+                        if i not in sidecar_at:
+                            sidecar_at[i] = record
+                            record = None  # type: ignore[assignment]
+                        break
+                    if len(candidate) < len(base):
+                        break
+                if record is None:
+                    continue
+            pending.append(record)
+        while pending:
+            done = pending.pop()
+            sidecar = sidecar_at.pop(len(pending), None)
+            window.append((done, sidecar, None if sidecar is None else fetch(sidecar)))
         while window:
             yield _resolve(*window.popleft())
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _resolve(

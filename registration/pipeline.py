@@ -21,7 +21,7 @@ from registration.errors import RegisterError
 from registration.grouping import Grouper, GroupRules
 from registration.items import BuiltItem, ItemBuilder
 from registration.limits import DEFAULT_ITEMS_PER_FILE
-from registration.metadata import BodyReader, load_sidecars, pair_sidecars
+from registration.metadata import BodyReader, attach_sidecars
 from registration.sources import ObjectRecord
 from registration.urls import UrlBuilder
 from registration.writer import ManifestWriter
@@ -138,8 +138,7 @@ def run_pipeline(
         for source in sources:
             counted = _Counting(source.records(), console)
             counters.append(counted)
-            pairs = pair_sidecars(iter(counted))
-            entries = load_sidecars(pairs, source.body_reader)
+            entries = attach_sidecars(counted, source.body_reader)
             grouper = Grouper(options.classifier, options.rules, skip)
             builder = ItemBuilder(
                 source.urls, skip, title_mode=options.title_mode, metadata=options.metadata

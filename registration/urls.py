@@ -19,6 +19,8 @@ URL_STYLES = ("virtual", "path")
 # RFC 3986 unreserved characters plus "/", the only characters left as they are.
 _SAFE_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~/")
 _NEEDS_NOTHING = re.compile(r"[A-Za-z0-9/._~-]*").fullmatch
+needs_no_encoding = _NEEDS_NOTHING
+"""True (a match) when a key has only unreserved characters and '/': nothing to encode."""
 
 
 class _EncodingTable(dict[int, str]):
