@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from registration import formats as f
 from registration import skips
@@ -19,10 +19,12 @@ from registration.titles import base_title, shorten
 from registration.urls import UrlBuilder, encode_key, needs_no_encoding
 
 _CLIENT_METADATA = "clientMetadata"
+_MULTI_FILE_KINDS = f.MULTI_FILE_KINDS
+_TOP_LEVEL_KEY = f.TOP_LEVEL_KEY
+_new_built = tuple.__new__
 
 
-@dataclass
-class BuiltItem:
+class BuiltItem(NamedTuple):
     """One item ready for a file: its kind, top-level key, the dict, and the keys it covers."""
 
     kind: str
@@ -49,6 +51,7 @@ class ItemBuilder:
         self._prefix = self.urls.prefix
         self._max_key_chars = MAX_URL_BYTES - len(self._prefix)
         self._plain_titles = self.title_mode == "key"
+        self._bucket = self.urls.bucket
 
     def _url(self, key: str) -> str | None:
         url = self._prefix + encode_key(key)
@@ -90,7 +93,7 @@ class ItemBuilder:
     def build(self, unit: Unit) -> BuiltItem | None:
         """The item for `unit`, or None when nothing of it can be registered (reported)."""
         kind, name, entries = unit
-        if kind not in f.MULTI_FILE_KINDS:
+        if kind not in _MULTI_FILE_KINDS:
             entry = entries[0]
             url = self._prefix + (name if needs_no_encoding(name) else encode_key(name))
             if len(url) > MAX_URL_BYTES:
@@ -99,14 +102,15 @@ class ItemBuilder:
             title = name if self._plain_titles and len(name) <= MAX_TITLE_CHARS else None
             item: dict[str, Any] = {"objectUrl": url, "title": title or self._title(name)}
             doc = entry.metadata
-            bulk = self._bulk_metadata(name, folder=False)
-            if bulk is not None:
-                doc = {**doc, **bulk} if doc else bulk
+            if self.metadata:
+                bulk = self._bulk_metadata(name, folder=False)
+                if bulk is not None:
+                    doc = {**doc, **bulk} if doc else bulk
             if doc:
                 self._apply_metadata(item, kind, doc)
             sidecars = (entry.sidecar.key,) if entry.sidecar is not None else ()
-            return BuiltItem(
-                kind, f.TOP_LEVEL_KEY[kind], item, 1, (name,), self.urls.bucket, sidecars
+            return _new_built(
+                BuiltItem, (kind, _TOP_LEVEL_KEY[kind], item, 1, (name,), self._bucket, sidecars)
             )
         return self._build_group(unit)
 
