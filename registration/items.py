@@ -16,12 +16,13 @@ from registration.grouping import Unit
 from registration.limits import MAX_TITLE_CHARS, MAX_URL_BYTES, MAX_URLS_PER_FILE
 from registration.skips import SkipSink
 from registration.titles import base_title, shorten
-from registration.urls import UrlBuilder, encode_key, needs_no_encoding
+from registration.urls import ENCODING_TABLE, UrlBuilder, encode_key, needs_no_encoding
 
 _CLIENT_METADATA = "clientMetadata"
 _MULTI_FILE_KINDS = f.MULTI_FILE_KINDS
 _TOP_LEVEL_KEY = f.TOP_LEVEL_KEY
 _new_built = tuple.__new__
+_ENCODE = ENCODING_TABLE
 
 
 class BuiltItem(NamedTuple):
@@ -95,7 +96,7 @@ class ItemBuilder:
         kind, name, entries = unit
         if kind not in _MULTI_FILE_KINDS:
             entry = entries[0]
-            url = self._prefix + (name if needs_no_encoding(name) else encode_key(name))
+            url = self._prefix + (name if needs_no_encoding(name) else name.translate(_ENCODE))
             if len(url) > MAX_URL_BYTES:
                 self._skip_unit(unit, skips.URL_TOO_LONG)
                 return None

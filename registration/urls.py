@@ -39,7 +39,8 @@ class _EncodingTable(dict[int, str]):
         return value
 
 
-_TABLE = _EncodingTable()
+ENCODING_TABLE = _EncodingTable()
+"""`key.translate(ENCODING_TABLE)` encodes a key (callers that already checked it needs it)."""
 _MRAP_ARN = re.compile(r"arn:aws[a-z-]*:s3::\d{12}:accesspoint/[A-Za-z0-9.-]+\.mrap")
 
 
@@ -47,7 +48,7 @@ def encode_key(key: str) -> str:
     """Percent-encode `key` once (UTF-8), keeping unreserved characters and '/'."""
     if _NEEDS_NOTHING(key):
         return key
-    return key.translate(_TABLE)
+    return key.translate(ENCODING_TABLE)
 
 
 def decode_key(encoded: str) -> str:

@@ -132,3 +132,18 @@ def test_same_input_gives_byte_identical_output(tmp_path: Path) -> None:
         contents.append({p.name: p.read_bytes() for p in sorted(out.iterdir())})
     assert contents[0] == contents[1]
     assert len(contents[0]) == 2 + 7
+
+
+def test_awkward_keys_survive_the_whole_pipeline(tmp_path: Path) -> None:
+    from urllib.parse import unquote
+
+    from tests.unit.test_urls import AWKWARD_KEYS
+
+    keys = sorted({k if k.endswith(".jpg") else k + ".jpg" for k in AWKWARD_KEYS})
+    _, skipped, docs = _build(tmp_path, [{"key": k, "size": 1} for k in keys])
+    assert skipped == []
+    prefix = "https://bkt.s3.eu-west-1.amazonaws.com/"
+    urls = [i["objectUrl"] for d in docs for i in d["images"]]
+    assert all(u.startswith(prefix) and not any(c.isspace() for c in u) for u in urls)
+    assert sorted(unquote(u[len(prefix) :]) for u in urls) == keys
+    assert sorted(i["title"] for d in docs for i in d["images"]) == keys
