@@ -174,3 +174,11 @@ def test_file_rejected_by_encord_is_reported_and_others_register(env, tmp_path, 
     assert code == ExitStatus.PARTIAL
     assert "manifest-00002.json: rejected" in text and "Unsupported file" in text
     assert sorted(i["url"] for i in env.items(FOLDER)) == image_urls("a", 2)
+
+
+def test_permission_denied_stops_at_once(env, manifests, capsys):
+    env.standin.forbidden_routes.add("create_folder")
+    code, text = _run(capsys, env.args(manifests, FOLDER))
+    assert code == ExitStatus.AUTH
+    assert "not allowed" in text and "creating folder 'projects'" in text
+    assert env.standin.requests_seen["create_folder"] == 1  # no retry of a 403

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -91,6 +92,8 @@ def test_twenty_percent_transient_faults_still_land_exactly_once(env, tmp_path):
             rate_429=0.07,
             rate_500=0.07,
             rate_drop=0.06,
+            rate_slow=0.05,
+            slow_seconds=0.1,
             drop_routes=frozenset({"start", "create_folder", "integrations", "list_folders"}),
             seed=7,
         )
@@ -195,3 +198,32 @@ def test_integration_by_uuid(env, tmp_path):
     args = env.args(manifests, FOLDER)
     args[args.index("--integration") + 1] = env.integration_id
     assert main(args) == ExitStatus.OK
+
+
+def test_rate_limit_retry_after_is_honoured(env, tmp_path):
+    manifests = tmp_path / "m"
+    write_manifest(manifests, 1, images=image_urls("a", 1))
+    # seed 1: the first integrations call is rate limited, the second is not.
+    env.standin.set_faults(
+        FaultPlan(rate_429=0.5, retry_after=1, routes=frozenset({"integrations"}), seed=1)
+    )
+    started = time.monotonic()
+
+    assert main(env.args(manifests, FOLDER)) == ExitStatus.OK
+
+    assert time.monotonic() - started >= 1.0
+    assert env.standin.requests_seen["integrations"] == 2
+    assert env.standin.faults.injected == {"429": 1}
+
+
+def test_without_ignore_errors_a_failing_unit_fails_the_job(env, tmp_path, capsys):
+    manifests = tmp_path / "m"
+    urls = image_urls("a", 3)
+    write_manifest(manifests, 1, images=urls)
+    env.standin.fail_units([urls[0]], error="Object not found")
+
+    assert main(env.args(manifests, FOLDER, "--no-ignore-errors")) == ExitStatus.PARTIAL
+
+    (job,) = env.standin.jobs()
+    assert (job["ignoreErrors"], job["status"]) == (False, "ERROR")
+    assert f"failed {urls[0]}: Object not found" in capsys.readouterr().out

@@ -21,6 +21,7 @@ Interfaces (kept stable for other tests and the demo):
   `set_faults(FaultPlan(...) or rate_429=..., rate_500=..., rate_drop=..., rate_slow=...,
   slow_seconds=..., retry_after=..., routes=frozenset(...), seed=...)`, `clear_faults()`,
   `fail_units(urls, error=...)`, `clear_unit_failures()`, `reject_files_with(urls, message)`,
+  `forbidden_routes` (a set of route names answered 403),
   `hold(route, phase, skip) -> Hold` (`wait_reached()`, `release()`), `registration_calls`
   and `requests_seen` (Counters by route name), `store.metadata_schema` (the schema as last POSTed).
 - `generate_ssh_key() -> (openssh_private_key_text, public_key_hex)`.

@@ -102,6 +102,7 @@ class EncordStandIn:
         self.registration_calls: Counter[str] = Counter()
         self.requests_seen: Counter[str] = Counter()
         self._keys: dict[str, Ed25519PublicKey] = {}
+        self.forbidden_routes: set[str] = set()
         self._calls_lock = threading.Lock()
         self._server = ThreadingHTTPServer((host, port), self._handler_class())
         self._server.daemon_threads = True
@@ -420,6 +421,9 @@ class EncordStandIn:
                     verify_request(method, self.path, self.headers, raw, standin._keys)
                 except SignatureError as exc:
                     self._send(401, {"message": f"Authentication failed: {exc}"})
+                    return
+                if route in standin.forbidden_routes:
+                    self._send(403, {"message": f"the user may not {route.replace('_', ' ')}"})
                     return
                 hold = standin.holds.take(route, "before")
                 if hold is not None:
