@@ -41,7 +41,9 @@ CONNECT_TIMEOUT_SECONDS = 15
 # One SDK `get_result` call long-polls this long at most; the registrar loops on it so
 # that Ctrl-C is noticed between calls.
 POLL_SECONDS = 10
-READ_TIMEOUT_SECONDS = POLL_SECONDS + 60
+# Encord may take a while to accept a large registration file; a timeout is treated as a
+# lost answer (the file is re-sent with duplicates skipped), so keep it generous (SDK default).
+READ_TIMEOUT_SECONDS = 180
 TERMINAL_STATUSES = frozenset({"DONE", "ERROR", "CANCELLED"})
 
 AUTH_HINT = (
