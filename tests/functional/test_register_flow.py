@@ -61,7 +61,8 @@ def test_registers_every_item_with_titles_urls_metadata_and_report(env, tmp_path
     )
     out = capsys.readouterr()
     assert "registered 18" in out.out
-    assert env.key_text.strip().splitlines()[1] not in out.out + out.err
+    key_line = env.key_text.strip().splitlines()[1]
+    assert key_line not in out.out + out.err + report_path.read_text()
 
 
 def test_rerun_registers_nothing_new(env, tmp_path, capsys):
