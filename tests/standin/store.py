@@ -383,6 +383,7 @@ class Store:
 
     def _finish(self, job: Job) -> None:
         index = self._url_index[job.folder_uuid]
+        created_at = _now_iso()
         for unit in job.units:
             failing = [u for u in unit.urls if u in self.fail_urls]
             if failing:
@@ -409,7 +410,7 @@ class Store:
                 urls=unit.urls,
                 client_metadata=unit.client_metadata,
                 integration_hash=job.integration,
-                created_at=_now_iso(),
+                created_at=created_at,
                 job_uuid=job.uuid,
             )
             self.items[job.folder_uuid].append(item)
