@@ -119,3 +119,28 @@ def test_ctrl_c_stops_cleanly_and_the_rerun_finishes(tmp_path):
 
         counts = Counter(url for item in env.items(FOLDER) for url in item["urls"])
         assert counts == Counter(urls)
+
+
+def test_two_crashes_in_a_row_still_register_everything_once(tmp_path):
+    manifests, urls = _manifests(tmp_path)
+    with encord_env(tmp_path, job_latency=0.2, max_poll_hold=0.3) as env:
+        # First run dies right after its second start took effect; the second run dies
+        # right after the re-send of that file took effect (both answers never arrive).
+        for skip in (1, 0):
+            hold = env.standin.hold("start", "after", skip)
+            proc = _start(env, manifests)
+            try:
+                assert hold.wait_reached(timeout=60)
+                proc.send_signal(signal.SIGKILL)
+                proc.wait(timeout=20)
+            finally:
+                hold.release()
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait(timeout=10)
+
+        assert main(env.args(manifests, FOLDER, "--jobs", "1")) == ExitStatus.OK
+
+        counts = Counter(url for item in env.items(FOLDER) for url in item["urls"])
+        assert counts == Counter(urls)
+        assert sum(1 for j in env.standin.jobs() if j["skipDuplicateUrls"]) >= 2
