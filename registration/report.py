@@ -142,8 +142,13 @@ def write_report(report: RunReport, path: Path) -> None:
     partial.replace(path)
 
 
-def render_summary(report: RunReport, console: Console, max_failures: int = 20) -> None:
-    """The human summary: one line per file, failures with their URLs, then totals."""
+def render_summary(
+    report: RunReport, console: Console, max_failures: int = 20, max_files: int = 20
+) -> None:
+    """The human summary: a line per file, failures with their URLs, then totals.
+
+    Past `max_files` files, only those not completely registered get a line.
+    """
     where = report.folder + (f" ({report.folder_uuid})" if report.folder_uuid else "")
     console.info(f"folder: {where}; integration: {report.integration} ({report.integration_id})")
     if report.would_create_folders:
@@ -151,7 +156,10 @@ def render_summary(report: RunReport, console: Console, max_failures: int = 20) 
     for folder in report.created_folders:
         console.info(f"created folder {folder}")
     shown = 0
+    quiet = len(report.files) > max_files
     for f in report.files:
+        if quiet and f.state == "registered":
+            continue
         line = (
             f"{f.file}: {f.state}; units {f.units}, registered {f.registered}, "
             f"skipped as duplicates {f.skipped_duplicates}, failed {len(f.failed)}"
@@ -168,6 +176,9 @@ def render_summary(report: RunReport, console: Console, max_failures: int = 20) 
     if shown > max_failures:
         console.info(f"  ... and {shown - max_failures} more failures (see the --report file)")
     t = report.totals()
+    if quiet:
+        done = sum(1 for f in report.files if f.state == "registered")
+        console.info(f"{done} of {len(report.files)} files registered completely")
     console.info(
         f"total: {t['files']} files, {t['units']} units: registered {t['registered']}, "
         f"skipped as duplicates {t['skipped_duplicates']}, failed {t['failed']}, "

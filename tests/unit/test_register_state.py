@@ -136,3 +136,19 @@ def test_forcing_skip_duplicates_copies():
     forced = with_skip_duplicates(DOC)
     assert forced["skip_duplicate_urls"] is True
     assert DOC["skip_duplicate_urls"] is False
+
+
+def test_summary_of_many_files_lists_only_the_incomplete_ones(tmp_path: Path):
+    import io
+
+    from registration.console import Console
+    from registration.report import FailedUnit, FileReport, render_summary
+
+    files = [FileReport(f"manifest-{n:05d}.json", 1, "registered", registered=1) for n in range(30)]
+    files[7] = FileReport("manifest-00007.json", 1, "partial", failed=[FailedUnit(["u"], "bad")])
+    out = io.StringIO()
+    render_summary(RunReport("p", "f", "i", "iid", files=files), Console(out=out, err=out))
+    text = out.getvalue()
+    assert "manifest-00007.json: partial" in text and "failed u: bad" in text
+    assert "manifest-00003.json" not in text
+    assert "29 of 30 files registered completely" in text
