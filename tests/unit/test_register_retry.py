@@ -6,6 +6,7 @@ import random
 import threading
 
 import pytest
+import requests
 from encord import exceptions as ex
 
 from registration.encord_client import classify, translate
@@ -86,6 +87,8 @@ def test_stop_event_ends_the_wait():
         (ex.UnknownException("502"), True),
         (ex.RequestException("dropped"), True),
         (ConnectionError("reset"), True),
+        (requests.exceptions.ReadTimeout("slow"), True),
+        (ex.TimeOutError("slow"), True),
         (ex.AuthenticationError("401"), False),
         (ex.AuthorisationError("403"), False),
         (ex.InvalidArgumentsError("400"), False),
