@@ -395,6 +395,11 @@ def run(args: argparse.Namespace) -> int:
         force=args.force,
         item_checks=schema_item_checks(args),
     )
+    if not summary.items:
+        console.warn(
+            "no items to register: check the source and prefixes "
+            f"(every object seen is listed in {args.out / 'skipped.jsonl'} with its reason)"
+        )
     if args.json:
         sys.stdout.write(orjson.dumps(summary.to_json(), option=orjson.OPT_SORT_KEYS).decode())
         sys.stdout.write("\n")

@@ -515,3 +515,31 @@ def test_json_summary_on_stdout(
     )
     summary = json.loads(capsys.readouterr().out)
     assert summary["items"] == 2 and summary["files"] == ["manifest-00001.json"]
+
+
+def test_stack_name_reads_outputs_from_cloudformation(aws: Any, tmp_path: Path) -> None:
+    buckets = json.dumps([{"name": BUCKET, "region": REGION, "prefixes": ["brain/"]}])
+    template = {
+        "Resources": {"Dummy": {"Type": "AWS::S3::Bucket", "Properties": {"BucketName": "x-y-z"}}},
+        "Outputs": {
+            OUTPUT_ROLE_ARN: {"Value": "arn:aws:iam::123456789012:role/EncordAccess"},
+            OUTPUT_EXTERNAL_ID: {"Value": "ext"},
+            OUTPUT_BUCKETS: {"Value": buckets},
+        },
+    }
+    cfn = boto3.client("cloudformation", region_name=REGION)
+    cfn.create_stack(StackName="EncordAccess", TemplateBody=json.dumps(template))
+    out = tmp_path / "out"
+    assert _run("--stack", "EncordAccess", "--region", REGION, "--out", str(out)) == 0
+    docs, _, _ = _load(out)
+    assert [i["objectUrl"] for i in _items(docs, "nifti")] == [PREFIX + "brain/t1.nii.gz"]
+
+
+def test_an_empty_prefix_warns_and_writes_no_manifest(
+    aws: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    assert _run("--bucket", BUCKET, "--prefix", "nothing-here/", "--out", str(out)) == 0
+    assert "warning: no items to register" in capsys.readouterr().err
+    _, skipped, summary = _load(out)
+    assert skipped == [] and summary["files"] == [] and summary["objects_seen"] == 0
