@@ -64,3 +64,46 @@ def test_consumer_stopping_early_does_not_hang(s3: Any) -> None:
     first = [next(listing) for _ in range(10)]
     listing.close()  # producers must notice and stop
     assert [r.key for r in first] == [f"p00/{j:04d}.jpg" for j in range(10)]
+
+
+def test_restore_status_from_the_listing_decides_archived_objects() -> None:
+    from botocore.stub import Stubber
+
+    from registration.sources import is_archived
+
+    client = boto3.client(
+        "s3", region_name="us-east-1", aws_access_key_id="a", aws_secret_access_key="b"
+    )
+    stubber = Stubber(client)
+    contents = [
+        {
+            "Key": "a.jpg",
+            "Size": 1,
+            "StorageClass": "GLACIER",
+            "RestoreStatus": {
+                "IsRestoreInProgress": False,
+                "RestoreExpiryDate": "2030-01-01T00:00:00.000Z",
+            },
+        },
+        {
+            "Key": "b.jpg",
+            "Size": 1,
+            "StorageClass": "GLACIER",
+            "RestoreStatus": {"IsRestoreInProgress": True},
+        },
+        {"Key": "c.jpg", "Size": 1, "StorageClass": "DEEP_ARCHIVE"},
+        {"Key": "d.jpg", "Size": 1, "StorageClass": "GLACIER_IR"},
+    ]
+    stubber.add_response(
+        "list_objects_v2",
+        {"Contents": contents, "IsTruncated": False, "KeyCount": 4},
+        {"Bucket": BUCKET, "Prefix": "", "OptionalObjectAttributes": ["RestoreStatus"]},
+    )
+    with stubber:
+        records = list(BucketLister(client, BUCKET, workers=1).iter_objects())
+    assert [(r.key, is_archived(r)) for r in records] == [
+        ("a.jpg", False),
+        ("b.jpg", True),
+        ("c.jpg", True),
+        ("d.jpg", False),
+    ]
