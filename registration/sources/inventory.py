@@ -31,7 +31,9 @@ from registration.errors import InputError, UsageError
 from registration.sources import ObjectRecord
 
 DEFAULT_RUN_ROWS = 250_000
-_BLOCK_ROWS = 10_000
+_BLOCK_ROWS = 4_096
+MAX_FAN_IN = 64
+"""At most this many sorted runs are merged at once (one block of each in memory)."""
 _CSV_FIELDS = {
     "key": "Key",
     "size": "Size",
@@ -271,10 +273,16 @@ class InventoryReader:
             yield new_record(ObjectRecord, (bucket, key, size, storage_class, None, tier, None))
 
 
-def _spill(run: list[T]) -> IO[bytes]:
+def _spill(run: Iterable[T]) -> IO[bytes]:
     spool = tempfile.TemporaryFile()  # noqa: SIM115 - closed by _unspill
-    for start in range(0, len(run), _BLOCK_ROWS):
-        pickle.dump(run[start : start + _BLOCK_ROWS], spool, pickle.HIGHEST_PROTOCOL)
+    block: list[T] = []
+    for row in run:
+        block.append(row)
+        if len(block) >= _BLOCK_ROWS:
+            pickle.dump(block, spool, pickle.HIGHEST_PROTOCOL)
+            block = []
+    if block:
+        pickle.dump(block, spool, pickle.HIGHEST_PROTOCOL)
     spool.seek(0)
     return spool
 
@@ -289,31 +297,38 @@ def _unspill(spool: IO[bytes]) -> Iterator[Any]:
             yield from block
 
 
-def external_sort(rows: Iterable[T], run_rows: int = DEFAULT_RUN_ROWS) -> Iterator[T]:
-    """`rows` sorted by key, holding at most `run_rows` rows in memory at once."""
+def external_sort(
+    rows: Iterable[T], run_rows: int = DEFAULT_RUN_ROWS, *, fan_in: int = MAX_FAN_IN
+) -> Iterator[T]:
+    """`rows` sorted by key (their first field), holding at most `run_rows` rows at once.
+
+    Runs are spilled to temporary files; at most `fan_in` runs are merged at a time (more
+    runs are first merged into longer ones), so memory stays bounded by `run_rows` plus
+    `fan_in` blocks whatever the number of rows.
+    """
     by_key = itemgetter(0)
-    spools: list[IO[bytes]] = []
-    bounds: list[tuple[str, str]] = []
+    runs: list[tuple[IO[bytes], str, str]] = []  # spool, first key, last key
     run: list[T] = []
     for row in rows:
         run.append(row)
         if len(run) >= run_rows:
             run.sort(key=by_key)
-            bounds.append((run[0][0], run[-1][0]))
-            spools.append(_spill(run))
+            runs.append((_spill(run), run[0][0], run[-1][0]))
             run = []
     run.sort(key=by_key)
-    if not spools:
+    if not runs:
         yield from run
         return
     if run:
-        bounds.append((run[0][0], run[-1][0]))
-        spools.append(_spill(run))
+        runs.append((_spill(run), run[0][0], run[-1][0]))
         run = []
-    streams = [_unspill(s) for s in spools]
-    if all(bounds[i][1] < bounds[i + 1][0] for i in range(len(bounds) - 1)):
+    if all(runs[i][2] < runs[i + 1][1] for i in range(len(runs) - 1)):
         # Runs that follow each other (inventory files already in key order): no merge.
-        for stream in streams:
-            yield from stream
-    else:
-        yield from heapq.merge(*streams, key=by_key)
+        for spool, _, _ in runs:
+            yield from _unspill(spool)
+        return
+    while len(runs) > fan_in:
+        head, runs = runs[:fan_in], runs[fan_in:]
+        merged = heapq.merge(*(_unspill(s) for s, _, _ in head), key=by_key)
+        runs.append((_spill(merged), min(r[1] for r in head), max(r[2] for r in head)))
+    yield from heapq.merge(*(_unspill(s) for s, _, _ in runs), key=by_key)

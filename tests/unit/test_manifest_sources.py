@@ -110,13 +110,26 @@ def test_unreadable_inventory_is_an_input_error(tmp_path: Path) -> None:
         list(InventoryReader(str(manifest)).records())
 
 
-@settings(max_examples=50, deadline=None)
-@given(st.lists(st.text(max_size=8), max_size=60), st.integers(min_value=1, max_value=7))
-def test_external_sort_sorts_in_bounded_runs(keys: list[str], run_rows: int) -> None:
+@settings(max_examples=80, deadline=None)
+@given(
+    st.lists(st.text(max_size=8), max_size=80),
+    st.integers(min_value=1, max_value=7),
+    st.integers(min_value=2, max_value=5),
+)
+def test_external_sort_sorts_in_bounded_runs(keys: list[str], run_rows: int, fan_in: int) -> None:
     rows = [(k, i) for i, k in enumerate(keys)]
-    result = list(external_sort(rows, run_rows))
+    result = list(external_sort(rows, run_rows, fan_in=fan_in))
     assert [r[0] for r in result] == sorted(keys)
     assert sorted(result) == sorted(rows)
+
+
+def test_external_sort_of_presorted_runs_and_many_runs() -> None:
+    keys = [f"k{i:05d}" for i in range(5_000)]
+    rows = [(k, None) for k in keys]
+    assert list(external_sort(rows, run_rows=100)) == rows  # consecutive runs: chained
+    shuffled = rows[::7] + rows[1::7] + rows[2::7] + rows[3::7] + rows[4::7] + rows[5::7]
+    shuffled += rows[6::7]
+    assert list(external_sort(shuffled, run_rows=37, fan_in=4)) == rows  # 136 runs
 
 
 def test_keys_file_plain_lines_keep_spaces(tmp_path: Path) -> None:
