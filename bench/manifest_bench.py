@@ -117,6 +117,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000_000])
     parser.add_argument("--naive-max", type=int, default=1_000_000)
+    parser.add_argument(
+        "--unsorted",
+        action="store_true",
+        help="list the inventory's data files out of key order (exercises the merge)",
+    )
     args = parser.parse_args(argv)
     from bench.synthetic import write_inventory
 
@@ -124,12 +129,12 @@ def main(argv: list[str] | None = None) -> int:
     for size in args.sizes:
         with tempfile.TemporaryDirectory(prefix="manifest-bench-") as tmp:
             root = Path(tmp)
-            manifest = write_inventory(root / "inventory", size)
+            manifest = write_inventory(root / "inventory", size, unsorted=args.unsorted)
             modes = ["pipeline"] + (["naive"] if size <= args.naive_max else [])
             for mode in modes:
                 r = _measure(mode, manifest, root / f"out-{mode}")
                 rate = r["objects"] / r["seconds"]
-                label = f"manifest {mode} ({size:,})"
+                label = f"manifest {mode} ({size:,}{', unsorted' if args.unsorted else ''})"
                 print(
                     f"{label:<28}{int(r['objects']):>12,}{r['seconds']:>10.1f}"
                     f"{rate:>12,.0f}{r['peak_mb']:>10.0f}",

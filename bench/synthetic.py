@@ -77,8 +77,12 @@ def _keys(total: int) -> Iterator[tuple[str, int]]:
 SIDECAR_BODY = json.dumps({"site": "bench", "keyframes": [0, 10, 20]}).encode()
 
 
-def write_inventory(root: Path, total: int) -> Path:
-    """Write an inventory report of about `total` objects under `root`; return manifest.json."""
+def write_inventory(root: Path, total: int, *, unsorted: bool = False) -> Path:
+    """Write an inventory report of about `total` objects under `root`; return manifest.json.
+
+    With `unsorted` the data files are listed in reverse key order (each file is still
+    sorted), so the reader has to merge its sort runs instead of chaining them.
+    """
     data_dir = root / "data"
     data_dir.mkdir(parents=True, exist_ok=True)
     files = []
@@ -109,7 +113,7 @@ def write_inventory(root: Path, total: int) -> Path:
         "version": "2016-11-30",
         "fileFormat": "CSV",
         "fileSchema": SCHEMA,
-        "files": files,
+        "files": files[::-1] if unsorted else files,
     }
     path = root / "manifest.json"
     path.write_text(json.dumps(manifest))
