@@ -1,0 +1,81 @@
+"""`EncordAccessStack`: the thin stack that composes `EncordAccess` and publishes its outputs.
+
+The output keys are the constants of `registration.stack_outputs`, the contract with the
+registration helper (`encord-register ... --stack-outputs cdk-outputs.json` or `--stack NAME`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import CfnOutput, Stack
+from constructs import Construct
+
+from registration.stack_outputs import (
+    OUTPUT_BUCKETS,
+    OUTPUT_CORS_ORIGINS,
+    OUTPUT_EXTERNAL_ID,
+    OUTPUT_MRAPS,
+    OUTPUT_ROLE_ARN,
+)
+from stacks.config import AccessConfig
+from stacks.encord_access import EncordAccess
+from stacks.permissions import bucket_region
+
+
+class EncordAccessStack(Stack):
+    """The access stack: one `cdk deploy` gives Encord what Step 1 of its guide asks for."""
+
+    def __init__(
+        self, scope: Construct, construct_id: str, *, config: AccessConfig, **kwargs: Any
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        self.access = EncordAccess(self, "EncordAccess", config=config)
+        CfnOutput(
+            self,
+            OUTPUT_ROLE_ARN,
+            key=OUTPUT_ROLE_ARN,
+            value=self.access.role.role_arn,
+            description="Role ARN to paste into Encord's New integration dialog",
+        )
+        CfnOutput(
+            self,
+            OUTPUT_EXTERNAL_ID,
+            key=OUTPUT_EXTERNAL_ID,
+            value=config.external_id,
+            description="External ID the role requires (the one Encord showed you)",
+        )
+        buckets = [
+            {
+                "name": b.name,
+                "region": bucket_region(b),
+                "prefixes": list(b.prefixes),
+                "created": b.create,
+                "writePrefix": b.write_prefix,
+                "kmsKeyArn": b.kms_key_arn,
+            }
+            for b in config.buckets
+        ]
+        mraps = [{"alias": m.alias, "arn": m.arn, "buckets": list(m.buckets)} for m in config.mraps]
+        CfnOutput(
+            self,
+            OUTPUT_BUCKETS,
+            key=OUTPUT_BUCKETS,
+            value=self.to_json_string(buckets),
+            description="Data buckets (JSON): name, region, prefixes, created, writePrefix, "
+            "kmsKeyArn",
+        )
+        CfnOutput(
+            self,
+            OUTPUT_MRAPS,
+            key=OUTPUT_MRAPS,
+            value=self.to_json_string(mraps),
+            description="Multi-Region Access Points (JSON): alias, arn, buckets",
+        )
+        CfnOutput(
+            self,
+            OUTPUT_CORS_ORIGINS,
+            key=OUTPUT_CORS_ORIGINS,
+            value=self.to_json_string(list(config.cors_origins)),
+            description="Origins allowed by the buckets' CORS rule (JSON)",
+        )
