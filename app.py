@@ -8,10 +8,9 @@ stops synthesis with one message listing every problem (exit code 2, no tracebac
 
 from __future__ import annotations
 
-import os
 import sys
 
-from stacks.config import PLACEHOLDER_ACCOUNT, AccessConfig, ConfigError, load_config, merge_context
+from stacks.config import AccessConfig, ConfigError, load_config, merge_context
 
 CONTEXT_KEY = "encord"
 
@@ -25,9 +24,8 @@ def read_config(context: dict[str, object]) -> AccessConfig:
 def main() -> int:
     """Synthesize the stack; return the process exit code."""
     import aws_cdk as cdk
-    from cdk_nag import AwsSolutionsChecks
 
-    from stacks.access_stack import EncordAccessStack
+    from stacks.access_stack import add_access_stack
 
     app = cdk.App()
     context = {
@@ -40,23 +38,7 @@ def main() -> int:
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    stack = EncordAccessStack(
-        app,
-        config.stack_name,
-        config=config,
-        description="Encord by-reference access to S3: cross-account role, policy and CORS",
-        env=cdk.Environment(
-            account=os.environ.get("CDK_DEFAULT_ACCOUNT"),
-            region=os.environ.get("CDK_DEFAULT_REGION"),
-        ),
-    )
-    if config.uses_placeholder_principal:
-        cdk.Annotations.of(stack).add_warning_v2(
-            "encord:placeholder-principal",
-            f"the trusted principal is the sample account {PLACEHOLDER_ACCOUNT}: replace it "
-            "with Encord's principal from its New integration dialog before deploying",
-        )
-    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    add_access_stack(app, config)
     app.synth()
     return 0
 

@@ -6,9 +6,11 @@ registration helper (`encord-register ... --stack-outputs cdk-outputs.json` or `
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
-from aws_cdk import CfnOutput, Stack
+from aws_cdk import Annotations, App, CfnOutput, Environment, Stack, Validations
+from cdk_nag import AwsSolutionsChecks
 from constructs import Construct
 
 from registration.stack_outputs import (
@@ -18,7 +20,7 @@ from registration.stack_outputs import (
     OUTPUT_MRAPS,
     OUTPUT_ROLE_ARN,
 )
-from stacks.config import AccessConfig
+from stacks.config import PLACEHOLDER_ACCOUNT, AccessConfig
 from stacks.encord_access import EncordAccess
 from stacks.permissions import bucket_region
 
@@ -79,3 +81,29 @@ class EncordAccessStack(Stack):
             value=self.to_json_string(list(config.cors_origins)),
             description="Origins allowed by the buckets' CORS rule (JSON)",
         )
+
+
+def add_access_stack(app: App, config: AccessConfig) -> EncordAccessStack:
+    """Add the access stack to `app`, with cdk-nag's AwsSolutions checks on every synth.
+
+    The environment comes from the CLI (`CDK_DEFAULT_ACCOUNT` / `CDK_DEFAULT_REGION`), so
+    bucket regions default to the region the stack is deployed to.
+    """
+    stack = EncordAccessStack(
+        app,
+        config.stack_name,
+        config=config,
+        description="Encord by-reference access to S3: cross-account role, policy and CORS",
+        env=Environment(
+            account=os.environ.get("CDK_DEFAULT_ACCOUNT"),
+            region=os.environ.get("CDK_DEFAULT_REGION"),
+        ),
+    )
+    if config.uses_placeholder_principal:
+        Annotations.of(stack).add_warning_v2(
+            "encord:placeholder-principal",
+            f"the trusted principal is the sample account {PLACEHOLDER_ACCOUNT}: replace it "
+            "with Encord's principal from its New integration dialog before deploying",
+        )
+    Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    return stack

@@ -96,7 +96,7 @@ def kms_statements(config: AccessConfig) -> Iterator[iam.PolicyStatement]:
     for i, (key, services) in enumerate(sorted(decrypt.items())):
         actions = ["kms:Decrypt"] + (["kms:GenerateDataKey"] if key in generate else [])
         yield iam.PolicyStatement(
-            sid=f"DecryptThroughS3{i}",
+            sid=f"DecryptThroughS3Key{i}",
             actions=actions,
             resources=[key],
             conditions={"StringEquals": {"kms:ViaService": sorted(services | generate[key])}},

@@ -13,6 +13,9 @@ access stack (see the project's local-emulation notes):
 3. moto's ``AWS::IAM::ManagedPolicy`` can be created but not updated or deleted, so
    ``cdk destroy`` fails on the role ("must detach all policies first"): the patch detaches
    and deletes the policy, and updates it with a new default version.
+4. On a second deploy the CLI passes ``UsePreviousValue`` for the template's
+   ``BootstrapVersion`` parameter, which was never given explicitly (its default was used);
+   moto fails with a KeyError. The patch keeps the default in that case, as AWS does.
 
 So a deploy here proves the template's wiring and the handler's merge logic against a real
 S3 API; it does not prove the Lambda runtime itself (packaging, IAM of the handler role).
@@ -115,6 +118,7 @@ def patch_moto(endpoint_url: str) -> None:
     bucket_cls.create_from_cloudformation_json = classmethod(create_bucket)  # type: ignore[assignment]
     bucket_cls.update_from_cloudformation_json = classmethod(update_bucket)  # type: ignore[assignment]
     _patch_managed_policy()
+    _patch_previous_parameters()
 
     def s3_client(region: str | None) -> Any:
         return boto3.client(
@@ -240,6 +244,23 @@ def _patch_managed_policy() -> None:
     managed = iam_models.ManagedPolicy
     managed.delete_from_cloudformation_json = classmethod(delete)  # type: ignore[assignment]
     managed.update_from_cloudformation_json = classmethod(update)  # type: ignore[assignment]
+
+
+def _patch_previous_parameters() -> None:
+    """`UsePreviousValue` for a parameter created from its default keeps the default."""
+    from moto.cloudformation import models as cfn_models
+
+    original = cfn_models.CloudFormationBackend._resolve_update_parameters
+
+    def resolve(self: Any, instance: Any, incoming_params: list[dict[str, Any]]) -> dict[str, str]:
+        known = [
+            p
+            for p in incoming_params
+            if not p.get("UsePreviousValue") or p["ParameterKey"] in (instance.parameters or {})
+        ]
+        return original(self, instance, known)  # type: ignore[no-any-return]
+
+    cfn_models.CloudFormationBackend._resolve_update_parameters = resolve  # type: ignore[method-assign]
 
 
 def serve(port: int, ready_file: Path | None) -> None:

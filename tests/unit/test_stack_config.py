@@ -1,0 +1,216 @@
+"""The `encord` configuration: defaults, overrides, and one clear message per mistake."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from stacks.config import (
+    DEFAULT_CORS_ORIGINS,
+    ConfigError,
+    load_config,
+    merge_context,
+)
+
+REPO = Path(__file__).resolve().parents[2]
+GOOD: dict[str, Any] = {
+    "trustedPrincipals": ["210987654321"],
+    "externalId": "ext-123",
+    "buckets": [{"name": "data-bucket", "prefixes": ["images/"]}],
+}
+
+
+def problems_of(**changes: Any) -> list[str]:
+    config = copy.deepcopy(GOOD)
+    for key, value in changes.items():
+        if value is None:
+            config.pop(key, None)
+        else:
+            config[key] = value
+    with pytest.raises(ConfigError) as caught:
+        load_config(config)
+    return caught.value.problems
+
+
+def test_defaults() -> None:
+    config = load_config(GOOD)
+    assert config.cors_origins == DEFAULT_CORS_ORIGINS
+    assert config.cors_max_age_seconds == 3600
+    assert config.allow_listing is False
+    assert config.max_session_hours == 1
+    assert config.stack_name == "EncordAccess"
+    (bucket,) = config.buckets
+    assert bucket.create is False and bucket.prefixes == ("images/",)
+
+
+def test_prefixes_default_to_the_whole_bucket_and_a_bucket_may_be_a_bare_name() -> None:
+    config = load_config({**GOOD, "buckets": ["whole-bucket"]})
+    assert config.buckets[0].prefixes == ("",)
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        ({"externalId": None}, "encord.externalId: missing"),
+        ({"externalId": ""}, "New integration"),
+        ({"trustedPrincipals": None}, "encord.trustedPrincipals: missing"),
+        ({"trustedPrincipals": []}, "New integration"),
+        ({"trustedPrincipals": ["12345"]}, "neither a 12-digit AWS account ID nor an IAM ARN"),
+        ({"trustedPrincipals": ["arn:aws:iam::21098765432:root"]}, "neither a 12-digit"),
+        ({"trustedPrincipals": ["arn:aws:s3:::bucket"]}, "neither a 12-digit"),
+        ({"trustedPrincipals": ["*"]}, "would let anyone assume the role"),
+        ({"trustedPrincipals": ["arn:aws:iam::*:root"]}, "would let anyone assume the role"),
+        ({"corsOrigins": ["*"]}, "a wildcard origin"),
+        ({"corsOrigins": ["https://*.encord.com"]}, "a wildcard origin"),
+        ({"corsOrigins": ["http://app.encord.com"]}, "must use https://"),
+        ({"corsOrigins": ["https://app.encord.com/"]}, "without a path or trailing slash"),
+        ({"corsOrigins": []}, "non-empty list of https origins"),
+        ({"buckets": [{"name": "My_Bucket"}]}, "is not a valid bucket name"),
+        ({"buckets": [{"name": "ab"}]}, "is not a valid bucket name"),
+        ({"buckets": [{"name": "192.168.1.1"}]}, "IP address"),
+        ({"buckets": [{"name": "a..b"}]}, "'..'"),
+        ({"buckets": None}, "encord.buckets: missing"),
+        ({"buckets": [{"name": "data", "prefixes": [""]}]}, "an empty prefix"),
+        ({"buckets": [{"name": "data", "prefixes": []}]}, "non-empty list of key prefixes"),
+        ({"buckets": [{"name": "data", "prefixes": ["/images/"]}]}, "drop the leading slash"),
+        ({"buckets": [{"name": "data", "prefixes": ["images/*"]}]}, "wildcards are not allowed"),
+        ({"buckets": [{"name": "data", "prefixes": ["a//b/"]}]}, "path segments"),
+        ({"buckets": [{"name": "data", "writePrefix": ""}]}, "writePrefix: '': an empty prefix"),
+        (
+            {
+                "buckets": [
+                    {"name": "data", "kmsKeyArn": "arn:aws:kms:eu-west-1:123456789012:alias/aws/s3"}
+                ]
+            },
+            "an alias ARN or the AWS-managed aws/s3 key",
+        ),
+        ({"buckets": [{"name": "data", "kmsKeyArn": "1234abcd-12ab"}]}, "a KMS key ARN"),
+        ({"buckets": [{"name": "data", "region": "europe"}]}, "an AWS region"),
+        ({"buckets": [{"name": "data"}, {"name": "data"}]}, "is listed twice"),
+        ({"buckets": [{"name": "data", "create": "yes"}]}, "expected true or false"),
+        ({"buckets": [{"name": "data", "prefix": ["a/"]}]}, "prefix: unknown setting"),
+        ({"maxSessionDurationHours": 0}, "from 1 to 12"),
+        ({"maxSessionDurationHours": 13}, "from 1 to 12"),
+        ({"maxSessionDurationHours": 1.5}, "from 1 to 12"),
+        ({"allowListing": "true"}, "expected true or false"),
+        ({"roleName": "has space"}, "encord.roleName"),
+        ({"permissionsBoundaryArn": "boundary"}, "an IAM managed policy ARN"),
+        (
+            {
+                "multiRegionAccessPoints": [
+                    {"arn": "arn:aws:s3:::bucket", "buckets": ["data-bucket"]}
+                ]
+            },
+            "Multi-Region Access Point ARN",
+        ),
+        (
+            {
+                "multiRegionAccessPoints": [
+                    {"arn": "arn:aws:s3::123456789012:accesspoint/abc.mrap", "buckets": ["other"]}
+                ]
+            },
+            "are not in encord.buckets",
+        ),
+        ({"extrnalId": "x"}, "encord.extrnalId: unknown setting"),
+        ({"tags": {"team": 1}}, "encord.tags"),
+    ],
+)
+def test_each_mistake_has_its_message(changes: dict[str, Any], expected: str) -> None:
+    problems = problems_of(**changes)
+    assert any(expected in p for p in problems), problems
+
+
+def test_every_problem_is_reported_at_once_with_what_was_received() -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config(
+            {
+                "trustedPrincipals": ["*"],
+                "buckets": [
+                    {"name": "Bad_Name", "prefixes": ["/x"]},
+                    {"name": "ok-bucket"},
+                    {"name": "ok-bucket"},
+                ],
+                "corsOrigins": ["http://example.com"],
+                "maxSessionDurationHours": 24,
+            }
+        )
+    message = str(caught.value)
+    assert "(7 problems)" in message
+    for fragment in (
+        "'*'",
+        "externalId: missing",
+        "'Bad_Name'",
+        "'/x'",
+        "listed twice",
+        "http://example.com",
+        "received 24",
+    ):
+        assert fragment in message
+    assert "cdk.json" in message
+
+
+def test_merge_context_overrides_single_settings_and_whole_objects() -> None:
+    base = {"externalId": "a", "buckets": ["x-bucket"]}
+    merged = merge_context(
+        base, {"encord.externalId": "b", "encord.allowListing": "true", "other": 1}
+    )
+    assert merged == {"externalId": "b", "buckets": ["x-bucket"], "allowListing": True}
+    assert merge_context(json.dumps(GOOD), {}) == GOOD  # `-c encord='{...}'` arrives as a string
+
+
+def test_multi_region_access_point_alias_and_account() -> None:
+    arn = "arn:aws:s3::123456789012:accesspoint/mfzwi23gnjvgw.mrap"
+    config = load_config(
+        {**GOOD, "multiRegionAccessPoints": [{"arn": arn, "buckets": ["data-bucket"]}]}
+    )
+    assert config.mraps[0].alias == "mfzwi23gnjvgw.mrap"
+    assert config.mraps[0].account == "123456789012"
+
+
+def _run_app(context: dict[str, Any], tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "CDK_CONTEXT_JSON": json.dumps(context),
+        "CDK_OUTDIR": str(tmp_path),
+        "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
+    }
+    return subprocess.run(
+        [sys.executable, "app.py"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.mark.xdist_group("cdk")
+def test_app_stops_with_the_message_and_no_traceback(tmp_path: Path) -> None:
+    result = _run_app({"encord": {**GOOD, "externalId": None, "corsOrigins": ["*"]}}, tmp_path)
+    assert result.returncode == 2
+    assert "invalid `encord` configuration (2 problems)" in result.stderr
+    assert "externalId: missing" in result.stderr and "a wildcard origin" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    assert not list(tmp_path.glob("*.template.json"))
+
+
+@pytest.mark.xdist_group("cdk")
+def test_app_applies_single_setting_overrides(tmp_path: Path) -> None:
+    context = {
+        "encord": GOOD,
+        "encord.stackName": "OverriddenStack",
+        "encord.corsMaxAgeSeconds": "600",
+    }
+    result = _run_app(context, tmp_path)
+    assert result.returncode == 0, result.stderr
+    template = json.loads((tmp_path / "OverriddenStack.template.json").read_text())
+    custom = [r for r in template["Resources"].values() if r["Type"] == "Custom::EncordBucketCors"]
+    assert custom[0]["Properties"]["MaxAgeSeconds"] == "600"
