@@ -108,8 +108,57 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(ExitStatus.INTERRUPTED)
     except BrokenPipeError:
         return int(ExitStatus.OK)
+    except Exception as exc:  # the last line of defence against tracebacks
+        if args.verbose:
+            raise
+        status, message = _unexpected(exc)
+        print(f"error: {message}\n  hint: {TROUBLESHOOTING}", file=sys.stderr)
+        return int(status)
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+_AUTH_CODES = frozenset(
+    {"AccessDenied", "AccessDeniedException", "ExpiredToken", "InvalidClientTokenId"}
+)
+
+
+def _unexpected(exc: Exception) -> tuple[ExitStatus, str]:
+    """An exit status and a one-line message for an exception no command translated."""
+    try:
+        from botocore.exceptions import (
+            ClientError,
+            EndpointConnectionError,
+            NoCredentialsError,
+            NoRegionError,
+        )
+    except ImportError:  # pragma: no cover - boto3 is a dependency
+        return ExitStatus.FAILURE, f"internal error: {type(exc).__name__}: {exc}"
+    if isinstance(exc, NoCredentialsError):
+        return ExitStatus.AUTH, (
+            "no AWS credentials found; configure them (AWS_PROFILE, environment variables, "
+            "SSO or an instance role) and run again"
+        )
+    if isinstance(exc, NoRegionError):
+        return ExitStatus.USAGE, "no AWS region configured; set AWS_REGION or pass --region"
+    if isinstance(exc, EndpointConnectionError):
+        return ExitStatus.REMOTE, f"cannot reach AWS: {exc}; check the network and AWS_ENDPOINT_URL"
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        code = str(error.get("Code", ""))
+        text = f"AWS refused {exc.operation_name}: {code} {error.get('Message', '')}".strip()
+        if code in (
+            "AccessDenied",
+            "AccessDeniedException",
+            "ExpiredToken",
+            "InvalidClientTokenId",
+        ):
+            return ExitStatus.AUTH, text + "; check the credentials' permissions"
+        return ExitStatus.REMOTE, text
+    return ExitStatus.FAILURE, (
+        f"internal error: {type(exc).__name__}: {exc} (a bug: run again with -v for the "
+        "traceback and report it)"
+    )
 
 
 def entry_point() -> None:

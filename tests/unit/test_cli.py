@@ -46,3 +46,34 @@ def test_version() -> None:
     )
     assert proc.returncode == 0
     assert __version__ in proc.stdout
+
+
+def test_unexpected_aws_errors_become_messages_not_tracebacks(monkeypatch, capsys):
+    """An exception no command translated still ends in one line and a documented code."""
+    from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
+
+    from registration import cli
+
+    cases = [
+        (NoCredentialsError(), ExitStatus.AUTH, "no AWS credentials found"),
+        (EndpointConnectionError(endpoint_url="http://x"), ExitStatus.REMOTE, "cannot reach AWS"),
+        (
+            ClientError({"Error": {"Code": "AccessDenied", "Message": "no"}}, "ListObjectsV2"),
+            ExitStatus.AUTH,
+            "AWS refused ListObjectsV2: AccessDenied no",
+        ),
+        (ValueError("boom"), ExitStatus.FAILURE, "internal error: ValueError: boom"),
+    ]
+    for exc, status, message in cases:
+
+        def fail(args, exc=exc):
+            raise exc
+
+        parser = cli.build_parser()
+        monkeypatch.setattr(cli, "build_parser", lambda parser=parser: parser)
+        for action in parser._subparsers._group_actions[0].choices.values():
+            action.set_defaults(_run=fail)
+        assert cli.main(["manifest", "--keys-file", "k", "--bucket", "b", "--out", "o"]) == status
+        err = capsys.readouterr().err
+        assert message in err and "Traceback" not in err
+        assert "Troubleshooting" in err
