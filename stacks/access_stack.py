@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from aws_cdk import Annotations, App, CfnOutput, Environment, Stack, Validations
+from aws_cdk import Annotations, App, CfnOutput, Environment, Stack, Tags, Validations
 from cdk_nag import AwsSolutionsChecks
 from constructs import Construct
 
@@ -99,6 +99,8 @@ def add_access_stack(app: App, config: AccessConfig) -> EncordAccessStack:
             region=os.environ.get("CDK_DEFAULT_REGION"),
         ),
     )
+    for key, value in sorted(config.tags.items()):
+        Tags.of(stack).add(key, value)  # every resource of the stack that takes tags
     if config.uses_placeholder_principal:
         Annotations.of(stack).add_warning_v2(
             "encord:placeholder-principal",

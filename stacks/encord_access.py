@@ -24,7 +24,6 @@ from aws_cdk import (
     Duration,
     RemovalPolicy,
     Stack,
-    Tags,
     Validations,
 )
 from aws_cdk import aws_iam as iam
@@ -115,8 +114,6 @@ class EncordAccess(Construct):
             if config.permissions_boundary_arn
             else None,
         )
-        for key, value in sorted(config.tags.items()):
-            Tags.of(role).add(key, value)
         return role
 
     def _cors_rule(self) -> s3.CorsRule:
@@ -156,8 +153,6 @@ class EncordAccess(Construct):
             "separate log bucket and is left to the account's logging setup (CloudTrail data "
             "events or an organisation-wide log bucket).",
         )
-        for key_name, value in sorted(self.config.tags.items()):
-            Tags.of(bucket).add(key_name, value)
         return bucket
 
     def _existing_bucket_cors(self, buckets: list[BucketConfig]) -> None:

@@ -107,6 +107,41 @@ def apply_event(
     physical_id = f"{bucket}/{rule_id}"
     s3 = client_for(region)
     request = event["RequestType"]
+    try:
+        return _apply(event, s3, request, bucket, rule_id, physical_id)
+    except ClientError as exc:
+        raise RuntimeError(_explain(exc, bucket, region)) from exc
+
+
+def _explain(exc: ClientError, bucket: str, region: str | None) -> str:
+    """A message for CloudFormation's event log that says what to change."""
+    code = exc.response.get("Error", {}).get("Code", "")
+    if code == "NoSuchBucket":
+        return (
+            f"bucket {bucket} does not exist in this account: create it, or set "
+            '"create": true for it in the encord configuration'
+        )
+    if code in (
+        "PermanentRedirect",
+        "AuthorizationHeaderMalformed",
+        "IllegalLocationConstraintException",
+    ):
+        return (
+            f"bucket {bucket} is not in {region or 'the stack region'}: set its "
+            '"region" in the encord configuration'
+        )
+    if code in ("AccessDenied", "AccessDeniedException"):
+        return (
+            f"access denied to the CORS configuration of {bucket}: a bucket policy or an SCP "
+            "denies s3:GetBucketCORS/s3:PutBucketCORS to the stack's handler role"
+        )
+    return f"{exc.operation_name} on {bucket} failed: {code} {exc}"
+
+
+def _apply(
+    event: dict[str, Any], s3: Any, request: str, bucket: str, rule_id: str, physical_id: str
+) -> tuple[str, dict[str, str]]:
+    props = event["ResourceProperties"]
     if request == "Delete":
         # CloudFormation deletes the old resource after an update that changed the bucket:
         # the physical ID of the event names the bucket and rule to clean up.

@@ -76,6 +76,8 @@ def test_role_settings(full: Synthesized, minimal: Synthesized) -> None:
     assert role["RoleName"] == "encord-access-role"
     assert role["PermissionsBoundary"] == "arn:aws:iam::123456789012:policy/boundary"
     assert {"Key": "team", "Value": "ml"} in role["Tags"]
+    (bucket,) = full.resources("AWS::S3::Bucket").values()
+    assert {"Key": "team", "Value": "ml"} in bucket["Properties"]["Tags"]
     assert "Policies" not in role and "ManagedPolicyArns" not in role
     _, small = encord_role(minimal)
     assert small["MaxSessionDuration"] == 3600
