@@ -20,11 +20,17 @@ from botocore.exceptions import (
     NoCredentialsError,
     PartialCredentialsError,
 )
+from botocore.parsers import ResponseParserError
 
 from registration.errors import AuthError, RemoteError
 
-AWS_ERRORS: tuple[type[BaseException], ...] = (ClientError, BotoCoreError, NotImplementedError)
-"""What an AWS call can raise that a check reports (NotImplementedError: local emulators)."""
+AWS_ERRORS: tuple[type[BaseException], ...] = (
+    ClientError,
+    BotoCoreError,
+    ResponseParserError,  # an answer that is not AWS's (an emulator's 500 page)
+    NotImplementedError,  # an action a local emulator does not implement
+)
+"""What an AWS call can raise that a check reports."""
 
 DENIED_CODES = frozenset(
     {"AccessDenied", "AccessDeniedException", "AllAccessDisabled", "403", "Forbidden"}
@@ -46,6 +52,8 @@ CREDENTIALS_HINT = (
     "iam:GetRole, iam:List*RolePolicies, iam:GetPolicy*, s3:ListBucket, s3:GetBucket*, "
     "s3:GetObject (HEAD), kms:DescribeKey"
 )
+MAX_ERROR_TEXT = 200
+"""Error texts are cut to their first line and this many characters (no HTML pages)."""
 AWS_DNS_SUFFIXES = (".amazonaws.com", ".amazonaws.com.cn")
 
 
@@ -63,7 +71,9 @@ def describe_error(exc: BaseException) -> str:
     if code:
         message = str(getattr(exc, "response", {}).get("Error", {}).get("Message", "") or "")
         return f"{code}: {message}" if message else code
-    text = str(exc)
+    text = str(exc).strip().splitlines()[0].rstrip(":") if str(exc).strip() else ""
+    if len(text) > MAX_ERROR_TEXT:
+        text = text[: MAX_ERROR_TEXT - 3] + "..."
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
