@@ -654,3 +654,27 @@ def test_nothing_to_verify_is_a_usage_error(capsys: pytest.CaptureFixture[str]) 
     assert code == ExitStatus.USAGE
     assert "nothing to verify" in err
     assert "origin '*' is not an http(s) origin" in err
+
+
+def test_stack_read_from_cloudformation(
+    aws: Deployment, capsys: pytest.CaptureFixture[str]
+) -> None:
+    outputs = {
+        OUTPUT_ROLE_ARN: ROLE_ARN,
+        OUTPUT_EXTERNAL_ID: EXTERNAL_ID,
+        OUTPUT_BUCKETS: json.dumps([{"name": BUCKET, "region": REGION, "prefixes": [PREFIX]}]),
+        OUTPUT_CORS_ORIGINS: json.dumps(ORIGINS),
+    }
+    template = {
+        "Resources": {"Topic": {"Type": "AWS::SNS::Topic"}},
+        "Outputs": {key: {"Value": value} for key, value in outputs.items()},
+    }
+    cloudformation = boto3.client("cloudformation", region_name="us-east-1")
+    cloudformation.create_stack(StackName="EncordAccess", TemplateBody=json.dumps(template))
+    code = cli.main(["verify", "--stack", "EncordAccess", "--no-preflight", "--json"])
+    doc = json.loads(capsys.readouterr().out)
+    assert code == ExitStatus.OK
+    assert [c["subject"] for c in checks(doc, "get-object")] == [
+        f"s3://{BUCKET}/{k}" for k in SAMPLED
+    ]
+    assert "(matches)" in checks(doc, "external-id")[0]["message"]
