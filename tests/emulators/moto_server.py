@@ -16,6 +16,13 @@ access stack (see the project's local-emulation notes):
 4. On a second deploy the CLI passes ``UsePreviousValue`` for the template's
    ``BootstrapVersion`` parameter, which was never given explicitly (its default was used);
    moto fails with a KeyError. The patch keeps the default in that case, as AWS does.
+5. moto's CORS preflight differs from S3's in two ways that matter here: it refuses an
+   (always unsigned) ``OPTIONS`` on an existing private object with 403 before it looks at
+   the CORS rules, and it requires *every* rule to allow the origin (so a customer's rule
+   for another origin makes every preflight fail). S3 answers preflights from the CORS
+   configuration alone, with the first rule that matches the origin, the requested method
+   and the requested headers; the patch does exactly that, so `verify`'s real preflight is
+   tested against private objects and buckets with several rules, as real data is.
 
 So a deploy here proves the template's wiring and the handler's merge logic against a real
 S3 API; it does not prove the Lambda runtime itself (packaging, IAM of the handler role).
@@ -119,6 +126,7 @@ def patch_moto(endpoint_url: str) -> None:
     bucket_cls.update_from_cloudformation_json = classmethod(update_bucket)  # type: ignore[assignment]
     _patch_managed_policy()
     _patch_previous_parameters()
+    _patch_preflight()
 
     def s3_client(region: str | None) -> Any:
         return boto3.client(
@@ -261,6 +269,66 @@ def _patch_previous_parameters() -> None:
         return original(self, instance, known)  # type: ignore[no-any-return]
 
     cfn_models.CloudFormationBackend._resolve_update_parameters = resolve  # type: ignore[method-assign]
+
+
+def _patch_preflight() -> None:
+    """Answer OPTIONS from the first matching CORS rule, whatever the object's ACL."""
+    import fnmatch
+
+    from moto.s3.exceptions import AccessForbidden
+    from moto.s3.responses import S3Response
+    from moto.s3.utils import cors_matches_origin
+
+    original = S3Response._key_response
+
+    def key_response(self: Any, request: Any, full_url: str) -> Any:
+        if request.method == "OPTIONS":
+            bucket_name = self.parse_bucket_name_from_url(request, full_url)
+            return self._response_options(request.headers, bucket_name)
+        return original(self, request, full_url)
+
+    def as_list(value: Any) -> list[str]:
+        if value is None:
+            return []
+        return [value] if isinstance(value, str) else list(value)
+
+    def matches(rule: Any, origin: str, method: str, wanted: list[str]) -> bool:
+        if not origin or not cors_matches_origin(origin, as_list(rule.allowed_origins)):
+            return False
+        if method and method not in as_list(rule.allowed_methods):
+            return False
+        allowed = [h.lower() for h in as_list(rule.allowed_headers)]
+        return all(any(fnmatch.fnmatchcase(h, a) for a in allowed) for h in wanted)
+
+    def set_cors_headers_options(self: Any, headers: Any, bucket: Any) -> None:
+        origin = headers.get("Origin") or ""
+        method = headers.get("Access-Control-Request-Method") or ""
+        wanted = [
+            h.strip().lower()
+            for h in (headers.get("Access-Control-Request-Headers") or "").split(",")
+            if h.strip()
+        ]
+        rule = next((r for r in bucket.cors if matches(r, origin, method, wanted)), None)
+        if rule is None:
+            raise AccessForbidden("CORSResponse: This CORS request is not allowed.")
+        self.response_headers["Access-Control-Allow-Origin"] = origin
+        self.response_headers["Access-Control-Allow-Methods"] = ", ".join(
+            as_list(rule.allowed_methods)
+        )
+        if wanted:
+            self.response_headers["Access-Control-Allow-Headers"] = ", ".join(wanted)
+        if rule.exposed_headers:
+            self.response_headers["Access-Control-Expose-Headers"] = ", ".join(
+                as_list(rule.exposed_headers)
+            )
+        if rule.max_age_seconds is not None:
+            self.response_headers["Access-Control-Max-Age"] = str(rule.max_age_seconds)
+        self.response_headers["Vary"] = (
+            "Origin, Access-Control-Request-Headers, Access-Control-Request-Method"
+        )
+
+    S3Response._key_response = key_response  # type: ignore[method-assign]
+    S3Response._set_cors_headers_options = set_cors_headers_options  # type: ignore[method-assign]
 
 
 def serve(port: int, ready_file: Path | None) -> None:

@@ -1,20 +1,14 @@
-"""`verify`'s real CORS preflight: OPTIONS over HTTP to a moto server on loopback.
+"""`verify`'s real CORS preflight: OPTIONS over HTTP to the local AWS emulator on loopback.
 
-moto answers preflights from the bucket's CORS rules when started with
-MOTO_DISABLE_GLOBAL_CORS=true. One moto quirk shapes the setup: it refuses an unsigned
-OPTIONS on an *existing private* object with 403 before looking at CORS (real S3 answers
-preflights from the CORS rules alone), so the sample objects here are public-read.
+The emulator (`tests.emulators.moto_server`) answers preflights as S3 does: from the CORS
+configuration alone, with the first rule that matches origin, method and headers. So the
+objects here are private, as real data is, and the bucket carries a customer's rule for
+another origin ahead of Encord's.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
@@ -23,6 +17,7 @@ import pytest
 
 from registration import cli
 from registration.exit_codes import ExitStatus
+from tests.emulators.moto_server import running_moto_server
 
 ACCOUNT = "123456789012"
 ROLE_NAME = "encord-access-role"
@@ -40,45 +35,19 @@ CORS_RULE = {
     "ExposeHeaders": ["ETag", "Content-Length", "Content-Range", "Accept-Ranges"],
     "MaxAgeSeconds": 3600,
 }
+CUSTOMER_RULE = {
+    "ID": "customer",
+    "AllowedOrigins": ["https://x.example"],
+    "AllowedMethods": ["PUT"],
+}
 CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@pytest.fixture
+@pytest.fixture(scope="module")
 def moto_server() -> Iterator[str]:
-    """A moto server subprocess on a free port; yields its endpoint, always stopped."""
-    port = _free_port()
-    env = {**os.environ, "MOTO_DISABLE_GLOBAL_CORS": "true"}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-p", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    endpoint = f"http://localhost:{port}"  # localhost, not 127.0.0.1: moto's path style
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                with urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=1):
-                    break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("the moto server did not start") from None
-                time.sleep(0.05)
+    """The patched emulator as a child process; yields ``http://localhost:PORT``."""
+    with running_moto_server() as endpoint:
         yield endpoint
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def _deploy(endpoint: str) -> None:
@@ -105,9 +74,9 @@ def _deploy(endpoint: str) -> None:
     arn = iam.create_policy(PolicyName="encord-read", PolicyDocument=json.dumps(read))
     iam.attach_role_policy(RoleName=ROLE_NAME, PolicyArn=arn["Policy"]["Arn"])
     s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
-    s3.put_bucket_cors(Bucket=BUCKET, CORSConfiguration={"CORSRules": [CORS_RULE]})
+    s3.put_bucket_cors(Bucket=BUCKET, CORSConfiguration={"CORSRules": [CUSTOMER_RULE, CORS_RULE]})
     for key in ("images/cat 1.jpg", "images/dog.jpg"):
-        s3.put_object(Bucket=BUCKET, Key=key, Body=b"img", ACL="public-read")
+        s3.put_object(Bucket=BUCKET, Key=key, Body=b"img")  # private
 
 
 def _verify(capsys: pytest.CaptureFixture[str], prefix: str) -> tuple[int, dict[str, Any]]:

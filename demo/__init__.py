@@ -1,0 +1,1 @@
+"""`make demo`: the whole journey on local defaults (local AWS emulator + local Encord stand-in)."""

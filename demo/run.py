@@ -1,0 +1,309 @@
+"""The demo: deploy the access stack into a local AWS, then verify, manifest and register.
+
+    python -m demo [--out DIR]        (what `make demo` runs)
+
+1. starts a local AWS emulator (moto, patched as the tests do) and the local Encord stand-in,
+   both on loopback, as child processes;
+2. creates an existing data bucket that already has a customer CORS rule, and seeds it with
+   small generated files of every type plus awkward keys (`demo.samples`);
+3. `npx cdk bootstrap` and `npx cdk deploy` the access stack (the existing bucket plus one the
+   stack creates), writing `cdk-outputs.json`;
+4. runs the real CLI: `encord-register verify`, `manifest`, `register`, then `register` again
+   to show that a re-run registers nothing twice;
+5. prints the report and what the stand-in now holds in the folder, then stops every process
+   it started (also on failure or Ctrl-C).
+
+Everything it writes goes to `--out` (default `demo-out/`, emptied first), so it can be run
+again at once. Neither the emulator nor the stand-in is part of the product: production
+code does not know they exist.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from demo.samples import samples
+from tests.emulators import cdk_cli
+from tests.emulators.moto_server import EMULATOR_ENV, REPO_ROOT, running_moto_server, stop_process
+from tests.standin.keys import generate_ssh_key
+
+EXISTING_BUCKET = "demo-existing-data"
+CREATED_BUCKET = "demo-encord-new-data"
+INTEGRATION = "Demo S3 integration"
+FOLDER = "demo/s3-data"
+#: Stands for Encord's AWS principal and the external ID its New-integration dialog shows.
+DEMO_CONFIG: dict[str, Any] = {
+    "stackName": "EncordAccessDemo",
+    "trustedPrincipals": ["arn:aws:iam::210987654321:root"],
+    "externalId": "demo-external-id-5f0c2a",
+    "buckets": [
+        {"name": EXISTING_BUCKET, "prefixes": ["media/", "scans/"]},
+        {"name": CREATED_BUCKET, "create": True},
+    ],
+}
+CUSTOMER_CORS_RULE = {
+    "ID": "customer-dashboard",
+    "AllowedOrigins": ["https://dashboard.customer.example"],
+    "AllowedMethods": ["GET"],
+}
+
+
+class DemoFailed(Exception):
+    """A step failed; the message says which and where its output is."""
+
+
+def say(message: str = "") -> None:
+    """A line of demo narration."""
+    print(message, flush=True)
+
+
+def step(title: str) -> None:
+    """A step heading."""
+    say()
+    say(f"== {title}")
+
+
+@contextlib.contextmanager
+def running_standin(work: Path, key_file: Path) -> Iterator[str]:
+    """The Encord stand-in as a child process; yields its domain (http://127.0.0.1:PORT)."""
+    ready = work / "standin.ready"
+    ready.unlink(missing_ok=True)
+    log = (work / "standin.log").open("wb")
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tests.standin",
+            "--integration",
+            INTEGRATION,
+            "--public-key-file",
+            str(key_file),
+            "--job-latency",
+            "0.3",
+            "--ready-file",
+            str(ready),
+        ],
+        cwd=REPO_ROOT,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not ready.exists() or not ready.read_text().strip():
+            if process.poll() is not None:
+                raise DemoFailed(f"the Encord stand-in exited early; see {work / 'standin.log'}")
+            if time.monotonic() > deadline:
+                raise DemoFailed("the Encord stand-in did not start within 60 s")
+            time.sleep(0.1)
+        yield ready.read_text().split()[1]
+    finally:
+        stop_process(process)
+        log.close()
+
+
+def seed(endpoint: str) -> None:
+    """The existing bucket, its customer CORS rule, and the sample objects."""
+    s3 = boto3.client("s3", endpoint_url=endpoint, region_name=EMULATOR_ENV["AWS_REGION"])
+    s3.create_bucket(Bucket=EXISTING_BUCKET)
+    s3.put_bucket_cors(
+        Bucket=EXISTING_BUCKET, CORSConfiguration={"CORSRules": [CUSTOMER_CORS_RULE]}
+    )
+    count = 0
+    for sample in samples():
+        s3.put_object(
+            Bucket=EXISTING_BUCKET,
+            Key=sample.key,
+            Body=sample.body,
+            StorageClass=sample.storage_class,
+        )
+        count += 1
+        say(f"   s3://{EXISTING_BUCKET}/{sample.key}  ({len(sample.body)} B) - {sample.why}")
+    say(
+        f"   {count} objects, and the bucket already has the customer's CORS rule "
+        f"{CUSTOMER_CORS_RULE['ID']!r}"
+    )
+
+
+def deploy(endpoint: str, work: Path) -> Path:
+    """Bootstrap and deploy the access stack; return the outputs file."""
+    env = cdk_cli.cdk_env(endpoint, work)
+    out_dir, outputs = work / "cdk.out", work / "cdk-outputs.json"
+    started = time.monotonic()
+    say("   $ npx cdk bootstrap")
+    cdk_cli.bootstrap(env, out_dir)
+    say(
+        f"   $ npx cdk deploy -c encord='{json.dumps(DEMO_CONFIG)}' --outputs-file cdk-outputs.json"
+    )
+    log = cdk_cli.deploy(env, DEMO_CONFIG, out_dir, outputs)
+    (work / "cdk-deploy.log").write_text(log, encoding="utf-8")
+    say(f"   deployed in {time.monotonic() - started:.0f} s; outputs:")
+    for key, value in json.loads(outputs.read_text())[DEMO_CONFIG["stackName"]].items():
+        say(f"     {key} = {value}")
+    s3 = boto3.client("s3", endpoint_url=endpoint, region_name=EMULATOR_ENV["AWS_REGION"])
+    rules = s3.get_bucket_cors(Bucket=EXISTING_BUCKET)["CORSRules"]
+    say(
+        f"   CORS rules on {EXISTING_BUCKET} now: {[r.get('ID') for r in rules]} "
+        "(the customer's kept)"
+    )
+    return outputs
+
+
+def helper(args: list[str], env: dict[str, str], allowed: tuple[int, ...] = (0,)) -> int:
+    """Run the real `encord-register` CLI, showing its command line and output."""
+    executable = Path(sys.executable).with_name("encord-register")
+    command = [str(executable)] if executable.exists() else [sys.executable, "-m", "registration"]
+    say("   $ encord-register " + " ".join(_quote(a) for a in args))
+    result = subprocess.run([*command, *args], env=env, cwd=REPO_ROOT, check=False)
+    if result.returncode not in allowed:
+        raise DemoFailed(f"encord-register {args[0]} exited with {result.returncode}")
+    return result.returncode
+
+
+def _quote(arg: str) -> str:
+    return f"'{arg}'" if any(c in arg for c in " *?#") else arg
+
+
+def show_folder(domain: str) -> None:
+    """What the stand-in holds in the demo folder."""
+    with urllib.request.urlopen(f"{domain}/_standin/folders", timeout=10) as answer:
+        folders = json.load(answer)
+    for folder in folders:
+        with urllib.request.urlopen(
+            f"{domain}/_standin/folders/{folder['uuid']}/items", timeout=10
+        ) as answer:
+            items = json.load(answer)
+        say(f"   folder {folder.get('path') or folder['name']}: {len(items)} item(s)")
+        for item in sorted(items, key=lambda i: i["title"]):
+            urls = item["urls"] or [item["url"]]
+            extra = f" +{len(urls) - 1} more" if len(urls) > 1 else ""
+            meta = (
+                f"  metadata={json.dumps(item['clientMetadata'])}" if item["clientMetadata"] else ""
+            )
+            say(f"     [{item['type']}] {item['title']}  <- {urls[0]}{extra}{meta}")
+
+
+def run(work: Path) -> None:
+    """The whole demo, writing under `work`."""
+    key_text, _ = generate_ssh_key()
+    key_file = work / "encord-demo-key"
+    key_file.touch(mode=0o600)
+    key_file.write_text(key_text, encoding="ascii")
+    step("1. local AWS (moto) and the local Encord stand-in")
+    with (
+        running_moto_server(log_file=work / "moto.log") as endpoint,
+        running_standin(work, key_file) as domain,
+    ):
+        say(f"   AWS endpoint {endpoint}; Encord API {domain}")
+        env = {
+            **os.environ,
+            **EMULATOR_ENV,
+            "AWS_ENDPOINT_URL": endpoint,
+            "PYTHONPATH": str(REPO_ROOT),
+        }
+        os.environ.update({**EMULATOR_ENV, "AWS_ENDPOINT_URL": endpoint})
+
+        step(f"2. an existing bucket with data: s3://{EXISTING_BUCKET}")
+        seed(endpoint)
+
+        step("3. deploy the access stack (role, policy, CORS) with the real CDK CLI")
+        outputs = deploy(endpoint, work)
+
+        step("4. verify the integration before registering")
+        helper(["verify", "--stack-outputs", str(outputs)], env)
+
+        step("5. registration files")
+        manifests = work / "manifests"
+        helper(
+            [
+                "manifest",
+                "--stack-outputs",
+                str(outputs),
+                "--image-sequence",
+                "media/sequences/*",
+                "--format",
+                "both",
+                "--out",
+                str(manifests),
+            ],
+            env,
+        )
+        skipped = (manifests / "skipped.jsonl").read_text(encoding="utf-8").splitlines()
+        say(f"   skipped.jsonl ({len(skipped)}):")
+        for line in skipped:
+            record = json.loads(line)
+            say(f"     {record.get('key')}: {record.get('reason')}")
+
+        step(f"6. register into the Encord folder {FOLDER!r}")
+        register = [
+            "register",
+            "--manifests",
+            str(manifests),
+            "--integration",
+            INTEGRATION,
+            "--folder",
+            FOLDER,
+            "--encord-domain",
+            domain,
+            "--ssh-key-file",
+            str(key_file),
+            "--report",
+            str(work / "register-report.json"),
+        ]
+        helper(register, env)
+        say("   again (a re-run resumes from its state file: nothing is sent twice):")
+        helper(register, env)
+
+        step("7. what Encord (the stand-in) now holds")
+        show_folder(domain)
+    say()
+    say(f"done. Files are in {work}: cdk-outputs.json, manifests/, register-report.json")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of `python -m demo`."""
+    parser = argparse.ArgumentParser(prog="python -m demo", description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--out", type=Path, default=REPO_ROOT / "demo-out", help="working directory (emptied first)"
+    )
+    args = parser.parse_args(argv)
+    work: Path = args.out.resolve()
+    if work.exists():
+        shutil.rmtree(work)
+    work.mkdir(parents=True)
+    os.environ.setdefault("TMPDIR", tempfile.gettempdir())
+    started = time.monotonic()
+    try:
+        run(work)
+    except DemoFailed as exc:
+        print(f"demo failed: {exc}", file=sys.stderr)
+        return 1
+    except cdk_cli.CdkError as exc:
+        (work / "cdk-error.log").write_text(exc.output, encoding="utf-8")
+        print(
+            f"demo failed: cdk exited with {exc.returncode}; see {work / 'cdk-error.log'}",
+            file=sys.stderr,
+        )
+        return 1
+    except KeyboardInterrupt:
+        print("demo interrupted; every process it started has been stopped", file=sys.stderr)
+        return 130
+    say(
+        f"finished in {time.monotonic() - started:.0f} s; "
+        "every process the demo started has been stopped"
+    )
+    return 0

@@ -1,0 +1,93 @@
+"""`make demo` is the newcomer's path: it runs here as a test so it cannot rot."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.deploy,
+    pytest.mark.xdist_group("demo"),
+    pytest.mark.timeout(400),
+]
+
+
+def processes_in_session(session_id: int) -> list[str]:
+    """Command lines of live processes in `session_id` (Linux /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            cmdline = (
+                (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            )
+        except OSError:
+            continue
+        state, session = fields[0], int(fields[3])
+        if session == session_id and state != "Z":
+            found.append(cmdline)
+    return found
+
+
+def listening(url: str) -> bool:
+    port = re.match(r"http://[^:/]+:(\d+)", url).group(1)  # type: ignore[union-attr]
+    try:
+        with socket.create_connection(("127.0.0.1", int(port)), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(
+    not Path("/proc/self/stat").exists(), reason="needs Linux /proc to find leftovers"
+)
+def test_demo_runs_end_to_end_twice_and_leaves_nothing_running(tmp_path: Path) -> None:
+    out = tmp_path / "demo-out"
+    for run in (1, 2):  # a second run works too
+        process = subprocess.Popen(
+            [sys.executable, "-m", "demo", "--out", str(out)],
+            cwd=REPO,
+            env={**os.environ, "PYTHONPATH": str(REPO)},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
+        output, _ = process.communicate(timeout=300)
+        assert process.returncode == 0, output[-6000:]
+        assert processes_in_session(process.pid) == [], f"run {run} left processes behind"
+        endpoints = re.search(r"AWS endpoint (\S+); Encord API (\S+)", output)
+        assert endpoints is not None
+        assert not listening(endpoints.group(1)) and not listening(endpoints.group(2))
+
+    # What the demo shows is true: the stand-in holds the items, the report agrees.
+    assert "folder demo/s3-data: 8 item(s)" in output
+    assert (
+        "['customer-dashboard', 'encord-access-EncordAccessDemo'] (the customer's kept)" in output
+    )
+    assert "files sent this run 0" in output  # the re-run registered nothing twice
+    report = json.loads((out / "register-report.json").read_text())
+    assert report["totals"]["registered"] == 8
+    assert report["totals"]["failed"] == 0
+    skipped = [
+        json.loads(line) for line in (out / "manifests" / "skipped.jsonl").read_text().splitlines()
+    ]
+    assert {s["key"]: s["reason"] for s in skipped} == {
+        "media/images/empty.png": "empty_object",
+        "media/images/thumbs.db": "unknown_type",
+        "media/videos/zz-2019-archive.mp4": "archived_not_restored",
+    }
+    summary = json.loads((out / "manifests" / "summary.json").read_text())
+    assert summary["objects_seen"] == summary["objects_included"] + summary["objects_skipped"] == 17
+    assert "private/payroll.csv" not in output.split("== 5.")[1]  # outside the granted prefixes
+    key_text = (out / "encord-demo-key").read_text()
+    assert key_text.splitlines()[1] not in output  # the Encord key is never printed
