@@ -442,6 +442,11 @@ def _buckets(value: Any, problems: list[str]) -> tuple[BucketConfig, ...]:
             "an AWS region such as eu-west-1",
             problems,
         )
+        if create and region is not None:
+            problems.append(
+                f"{here}.region: a bucket the stack creates lives in the stack's region; remove "
+                "`region`, or deploy the stack to that region (CDK_DEFAULT_REGION / --profile)"
+            )
         if len(problems) == before:
             result.append(
                 BucketConfig(

@@ -95,6 +95,10 @@ def test_prefixes_default_to_the_whole_bucket_and_a_bucket_may_be_a_bare_name() 
         ({"buckets": [{"name": "data", "region": "europe"}]}, "an AWS region"),
         ({"buckets": [{"name": "data"}, {"name": "data"}]}, "is listed twice"),
         ({"buckets": [{"name": "data", "create": "yes"}]}, "expected true or false"),
+        (
+            {"buckets": [{"name": "data", "create": True, "region": "eu-west-1"}]},
+            "a bucket the stack creates lives in the stack's region",
+        ),
         ({"buckets": [{"name": "data", "prefix": ["a/"]}]}, "prefix: unknown setting"),
         ({"maxSessionDurationHours": 0}, "from 1 to 12"),
         ({"maxSessionDurationHours": 13}, "from 1 to 12"),
