@@ -98,7 +98,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args._run(args))
     except RegisterError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        hint = "" if exc.hint else f"\n  hint: {TROUBLESHOOTING}"
+        print(f"error: {exc}{hint}", file=sys.stderr)
         return int(exc.exit_status)
     except KeyboardInterrupt:
         print(

@@ -17,7 +17,7 @@ import orjson
 from registration.chunking import check_max_items
 from registration.classify import Classifier, parse_type_map
 from registration.console import Console
-from registration.errors import UsageError
+from registration.errors import InputError, UsageError
 from registration.grouping import GroupRules
 from registration.limits import DEFAULT_ITEMS_PER_FILE
 from registration.metadata import BodyReader, load_metadata_file
@@ -288,6 +288,8 @@ class _Sources:
         from registration.sources.keys_file import read_keys_file
 
         path: Path = self.args.keys_file
+        if not path.is_file():  # before any network call: a typo should not look like AWS trouble
+            raise InputError(f"keys file {path} does not exist or is not a file", source=str(path))
         prefixes = tuple(self._prefixes(bucket))
         urls = self._url_builder(bucket)
 

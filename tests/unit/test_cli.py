@@ -77,3 +77,20 @@ def test_unexpected_aws_errors_become_messages_not_tracebacks(monkeypatch, capsy
         err = capsys.readouterr().err
         assert message in err and "Traceback" not in err
         assert "Troubleshooting" in err
+
+
+def test_an_error_without_its_own_hint_points_at_troubleshooting(tmp_path, capsys):
+    code = main(["manifest", "--out", str(tmp_path / "out")])
+    assert code == ExitStatus.USAGE
+    err = capsys.readouterr().err
+    assert err.startswith("error: no source: give --bucket NAME")
+    assert "hint: see README.md, section Troubleshooting" in err
+
+
+def test_a_missing_keys_file_is_reported_before_any_aws_call(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID", raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    args = ["manifest", "--keys-file", str(tmp_path / "typo.txt"), "--bucket", "b"]
+    assert main([*args, "--out", str(tmp_path / "out")]) == ExitStatus.USAGE
+    assert "keys file" in capsys.readouterr().err
