@@ -29,6 +29,7 @@ from registration.pipeline import (
     run_pipeline,
 )
 from registration.sources.s3_listing import DEFAULT_LIST_WORKERS
+from registration.sources.tiering import NOTE_UNKNOWN
 from registration.stack_outputs import AccessStackOutputs
 from registration.titles import TITLE_MODES
 from registration.urls import URL_STYLES, UrlBuilder
@@ -98,6 +99,12 @@ def add_source_arguments(parser: argparse.ArgumentParser) -> None:
         "--stack", metavar="NAME", help="the access stack's name (read from CloudFormation)"
     )
     src.add_argument("--region", help="the bucket's region (default: HeadBucket or the stack)")
+    src.add_argument(
+        "--head-intelligent-tiering",
+        action="store_true",
+        help="HeadObject each INTELLIGENT_TIERING object of a listing to find those in an "
+        "archive tier (a listing cannot tell; an inventory can)",
+    )
     src.add_argument(
         "--mrap-arn",
         metavar="ARN",
@@ -279,9 +286,18 @@ class _Sources:
 
         prefixes = self._prefixes(bucket)
         urls = self._url_builder(bucket)
-        lister = BucketLister(self.client, bucket, workers=self.args.list_workers)
+        lister = BucketLister(
+            self.client,
+            bucket,
+            workers=self.args.list_workers,
+            head_intelligent_tiering=self.args.head_intelligent_tiering,
+        )
         return BucketSource(
-            bucket, lambda: lister.iter_objects(prefixes), urls, self._body_reader()
+            bucket,
+            lambda: lister.iter_objects(prefixes),
+            urls,
+            self._body_reader(),
+            notes=lister.tiers.notes,
         )
 
     def _keys_source(self, bucket: str) -> BucketSource:
@@ -401,6 +417,14 @@ def run(args: argparse.Namespace) -> int:
         console.warn(
             "no items to register: check the source and prefixes "
             f"(every object seen is listed in {args.out / 'skipped.jsonl'} with its reason)"
+        )
+    unknown_tier = summary.notes.get(NOTE_UNKNOWN, 0)
+    if unknown_tier:
+        console.warn(
+            f"{unknown_tier} object(s) are INTELLIGENT_TIERING: a listing cannot tell whether "
+            "they sit in an archive tier (Encord would get 403 until they are restored). Run "
+            "again with --head-intelligent-tiering, or use --inventory with the "
+            "IntelligentTieringAccessTier field, to skip the archived ones"
         )
     if args.json:
         sys.stdout.write(orjson.dumps(summary.to_json(), option=orjson.OPT_SORT_KEYS).decode())

@@ -17,6 +17,7 @@ from typing import Any
 
 from registration.sources import ObjectRecord
 from registration.sources.s3_access import s3_error
+from registration.sources.tiering import TierResolver
 
 DEFAULT_LIST_WORKERS = 8
 _PAGES_BUFFERED_PER_WORKER = 4
@@ -53,10 +54,21 @@ def _record(bucket: str, obj: dict[str, Any]) -> ObjectRecord:
 class BucketLister:
     """Lists one bucket through a boto3 S3 client."""
 
-    def __init__(self, client: Any, bucket: str, *, workers: int = DEFAULT_LIST_WORKERS) -> None:
+    def __init__(
+        self,
+        client: Any,
+        bucket: str,
+        *,
+        workers: int = DEFAULT_LIST_WORKERS,
+        head_intelligent_tiering: bool = False,
+    ) -> None:
         self.client = client
         self.bucket = bucket
         self.workers = max(1, workers)
+        self.tiers = TierResolver(client, bucket, head=head_intelligent_tiering)
+
+    def _make(self, obj: dict[str, Any]) -> ObjectRecord:
+        return self.tiers.resolve(_record(self.bucket, obj))
 
     def _pages(self, prefix: str, delimiter: str | None = None) -> Iterator[dict[str, Any]]:
         kwargs: dict[str, Any] = {
@@ -72,10 +84,9 @@ class BucketLister:
             raise s3_error(exc, bucket=self.bucket, action="listing") from exc
 
     def _objects(self, prefix: str) -> Iterator[ObjectRecord]:
-        bucket = self.bucket
         for page in self._pages(prefix):
             for obj in page.get("Contents", ()):
-                yield _record(bucket, obj)
+                yield self._make(obj)
 
     def iter_objects(self, prefixes: Iterable[str] = ("",)) -> Iterator[ObjectRecord]:
         """Every object under `prefixes`, sorted by key."""
@@ -94,7 +105,7 @@ class BucketLister:
         """
         for prefix in prefixes:
             for page in self._pages(prefix, delimiter="/"):
-                direct = [_record(self.bucket, o) for o in page.get("Contents", ())]
+                direct = [self._make(o) for o in page.get("Contents", ())]
                 subs = [p["Prefix"] for p in page.get("CommonPrefixes", ())]
                 units: list[tuple[str, ObjectRecord | str]] = [(r.key, r) for r in direct]
                 units += [(p, p) for p in subs]
@@ -108,7 +119,7 @@ class BucketLister:
         def produce(prefix: str, out: queue.Queue[Any]) -> None:
             try:
                 for page in self._pages(prefix):
-                    batch = [_record(self.bucket, o) for o in page.get("Contents", ())]
+                    batch = [self._make(o) for o in page.get("Contents", ())]
                     while not stop.is_set():
                         try:
                             out.put(batch, timeout=0.2)
