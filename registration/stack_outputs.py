@@ -11,6 +11,8 @@ JSON shapes of the structured outputs:
   a prefix of ``""`` means the whole bucket.
 - ``EncordMultiRegionAccessPoints``: ``[{"alias": str, "arn": str, "buckets": [str, ...]}]``
 - ``EncordCorsOrigins``: ``[str, ...]``
+- ``EncordTrustedPrincipals``: ``[str, ...]``, the principals the role trusts, as IAM ARNs
+  (an account ID becomes ``arn:aws:iam::ACCOUNT:root``); absent from older stacks.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ OUTPUT_EXTERNAL_ID = "EncordExternalId"
 OUTPUT_BUCKETS = "EncordBuckets"
 OUTPUT_MRAPS = "EncordMultiRegionAccessPoints"
 OUTPUT_CORS_ORIGINS = "EncordCorsOrigins"
+OUTPUT_TRUSTED_PRINCIPALS = "EncordTrustedPrincipals"
 
 ALL_OUTPUT_KEYS = (
     OUTPUT_ROLE_ARN,
@@ -34,6 +37,7 @@ ALL_OUTPUT_KEYS = (
     OUTPUT_BUCKETS,
     OUTPUT_MRAPS,
     OUTPUT_CORS_ORIGINS,
+    OUTPUT_TRUSTED_PRINCIPALS,
 )
 
 
@@ -68,6 +72,7 @@ class AccessStackOutputs:
     buckets: tuple[BucketOutput, ...]
     mraps: tuple[MrapOutput, ...] = ()
     cors_origins: tuple[str, ...] = field(default_factory=tuple)
+    trusted_principals: tuple[str, ...] = field(default_factory=tuple)
 
     def bucket(self, name: str) -> BucketOutput | None:
         """The configured bucket called `name`, if any."""
@@ -122,6 +127,7 @@ def parse_outputs(raw: dict[str, str], *, stack_name: str, source: str) -> Acces
             hint="redeploy the access stack with this version of the project",
         ) from exc
     origins = tuple(str(o) for o in _json_output(raw, OUTPUT_CORS_ORIGINS, source))
+    principals = tuple(str(p) for p in _json_output(raw, OUTPUT_TRUSTED_PRINCIPALS, source))
     return AccessStackOutputs(
         stack_name=stack_name,
         role_arn=raw[OUTPUT_ROLE_ARN],
@@ -129,6 +135,7 @@ def parse_outputs(raw: dict[str, str], *, stack_name: str, source: str) -> Acces
         buckets=buckets,
         mraps=mraps,
         cors_origins=origins,
+        trusted_principals=principals,
     )
 
 

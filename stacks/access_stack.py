@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from aws_cdk import Annotations, App, CfnOutput, Environment, Stack, Tags, Validations
+from aws_cdk import Annotations, App, Aws, CfnOutput, Environment, Stack, Tags, Validations
 from cdk_nag import AwsSolutionsChecks
 from constructs import Construct
 
@@ -19,6 +19,7 @@ from registration.stack_outputs import (
     OUTPUT_EXTERNAL_ID,
     OUTPUT_MRAPS,
     OUTPUT_ROLE_ARN,
+    OUTPUT_TRUSTED_PRINCIPALS,
 )
 from stacks.config import PLACEHOLDER_ACCOUNT, AccessConfig
 from stacks.encord_access import EncordAccess
@@ -73,6 +74,17 @@ class EncordAccessStack(Stack):
             key=OUTPUT_MRAPS,
             value=self.to_json_string(mraps),
             description="Multi-Region Access Points (JSON): alias, arn, buckets",
+        )
+        principals = [
+            f"arn:{Aws.PARTITION}:iam::{p}:root" if p.isdigit() else p
+            for p in config.trusted_principals
+        ]
+        CfnOutput(
+            self,
+            OUTPUT_TRUSTED_PRINCIPALS,
+            key=OUTPUT_TRUSTED_PRINCIPALS,
+            value=self.to_json_string(principals),
+            description="Principals the role trusts (JSON); `encord-register verify` checks them",
         )
         CfnOutput(
             self,

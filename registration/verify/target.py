@@ -86,7 +86,7 @@ def build_target(flags: TargetFlags, outputs: AccessStackOutputs | None) -> Veri
         buckets=buckets,
         origins=origins,
         mraps=mraps,
-        principals=tuple(flags.principals),
+        principals=tuple(flags.principals) or (outputs.trusted_principals if outputs else ()),
         sample=flags.sample,
         preflight=flags.preflight,
     )

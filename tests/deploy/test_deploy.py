@@ -115,6 +115,7 @@ def test_deploy_redeploy_destroy(
         (CREATED, ("",), True, "us-east-1"),
     ]
     assert outputs.cors_origins == tuple(ENCORD_ORIGINS)
+    assert outputs.trusted_principals == ("arn:aws:iam::210987654321:root",)
 
     # The role: trust only the principal, only with the external ID.
     role_name = outputs.role_arn.rsplit("/", 1)[1]

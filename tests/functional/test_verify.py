@@ -32,6 +32,7 @@ from registration.stack_outputs import (
     OUTPUT_EXTERNAL_ID,
     OUTPUT_MRAPS,
     OUTPUT_ROLE_ARN,
+    OUTPUT_TRUSTED_PRINCIPALS,
 )
 
 ACCOUNT = "123456789012"  # moto's account
@@ -288,6 +289,32 @@ def test_stack_outputs_file(
     assert mrap["subject"] == mrap_arn
     assert "encord-mrap is READY" in mrap["message"]
     assert "(matches)" in checks(doc, "external-id")[0]["message"]
+
+
+def test_stack_outputs_principals_must_be_exactly_the_trusted_ones(
+    aws: Deployment, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    def outputs_with(principals: list[str]) -> Path:
+        path = tmp_path / "cdk-outputs.json"
+        raw = {
+            OUTPUT_ROLE_ARN: ROLE_ARN,
+            OUTPUT_EXTERNAL_ID: EXTERNAL_ID,
+            OUTPUT_BUCKETS: json.dumps([{"name": BUCKET, "region": REGION, "prefixes": [PREFIX]}]),
+            OUTPUT_CORS_ORIGINS: json.dumps(ORIGINS),
+            OUTPUT_TRUSTED_PRINCIPALS: json.dumps(principals),
+        }
+        path.write_text(json.dumps({"EncordAccess": raw}))
+        return path
+
+    args = ["verify", "--no-preflight", "--json", "--stack-outputs"]
+    assert cli.main([*args, str(outputs_with([ENCORD_PRINCIPAL]))]) == ExitStatus.OK
+    capsys.readouterr()
+    # The role still trusts the old principal, but the stack now names another one.
+    other = "arn:aws:iam::444455556666:root"
+    assert cli.main([*args, str(outputs_with([other]))]) == ExitStatus.CHECKS_FAILED
+    (role,) = checks(json.loads(capsys.readouterr().out), "role")
+    assert role["status"] == "FAILED"
+    assert ENCORD_PRINCIPAL in role["message"] and other in role["message"]
 
 
 # ----------------------------------------------------------------------------- the role

@@ -246,6 +246,10 @@ def test_outputs_are_what_the_helper_reads(full: Synthesized) -> None:
     assert parsed.mraps[0].alias == "mfzwi23gnjvgw.mrap"
     assert parsed.mraps[0].buckets == ("existing-data",)
     assert parsed.cors_origins == tuple(ENCORD_ORIGINS)
+    assert parsed.trusted_principals == (
+        "arn:aws:iam::210987654321:role/encord-access",
+        "arn:aws:iam::210987654322:root",
+    )
 
 
 # --- security: our templates are clean, and each break is caught -------------------------
