@@ -403,3 +403,24 @@ def test_cfn_lint_is_clean(full: Synthesized, minimal: Synthesized) -> None:
 def test_template_is_deterministic(full: Synthesized, tmp_path: Path) -> None:
     again = synth(FULL_CONFIG, tmp_path)
     assert json.dumps(again.template, sort_keys=True) == json.dumps(full.template, sort_keys=True)
+
+
+def test_the_cors_handler_asset_is_self_contained(full: Synthesized) -> None:
+    """The Lambda code is `index.py` alone; it imports with only the stdlib and boto3."""
+    assets = [d for d in full.out_dir.glob("asset.*") if (d / "index.py").exists()]
+    assert len(assets) == 1, assets
+    (asset,) = assets
+    assert sorted(p.name for p in asset.iterdir()) == ["index.py"]
+    probe = (
+        "import sys; sys.path.insert(0, '.'); import index; "
+        "assert callable(index.handler); print(index.RESOURCE_TYPE)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-I", "-c", probe],  # -I: no PYTHONPATH, so no `stacks` package
+        cwd=asset,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "Custom::EncordBucketCors"
