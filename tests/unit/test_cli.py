@@ -94,3 +94,27 @@ def test_a_missing_keys_file_is_reported_before_any_aws_call(tmp_path, capsys, m
     args = ["manifest", "--keys-file", str(tmp_path / "typo.txt"), "--bucket", "b"]
     assert main([*args, "--out", str(tmp_path / "out")]) == ExitStatus.USAGE
     assert "keys file" in capsys.readouterr().err
+
+
+def test_the_helper_never_imports_the_cdk(tmp_path):
+    """Jobs that only register install the base package: no aws-cdk-lib, constructs, cdk-nag."""
+    probe = (
+        "import sys, importlib, pkgutil\n"
+        "class Block:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] in ('aws_cdk', 'constructs', 'cdk_nag', 'jsii'):\n"
+        "            raise ImportError('blocked: ' + name)\n"
+        "sys.meta_path.insert(0, Block())\n"
+        "import registration\n"
+        "for m in pkgutil.walk_packages(registration.__path__, 'registration.'):\n"
+        "    if not m.name.endswith('__main__'):\n"
+        "        importlib.import_module(m.name)\n"
+        "from registration.cli import main\n"
+        "sys.exit(main(['--help']))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, cwd=tmp_path, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    for command in ("manifest", "register", "verify", "schema"):
+        assert command in result.stdout
