@@ -424,3 +424,16 @@ def test_the_cors_handler_asset_is_self_contained(full: Synthesized) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "Custom::EncordBucketCors"
+
+
+def test_the_sample_cdk_json_synthesizes_role_policy_and_cors(tmp_path: Path) -> None:
+    sample = json.loads((Path(__file__).resolve().parents[2] / "cdk.json").read_text())
+    config = sample["context"]["encord"]
+    s = synth(config, tmp_path)
+    assert len(s.resources("AWS::IAM::ManagedPolicy")) == 1
+    _, role = encord_role(s)
+    assert role["AssumeRolePolicyDocument"]["Statement"][0]["Condition"] == {
+        "StringEquals": {"sts:ExternalId": config["externalId"]}
+    }
+    assert s.resources("AWS::S3::Bucket") and s.resources("Custom::EncordBucketCors")
+    assert security_problems(s.template, config) == []
