@@ -27,7 +27,6 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -215,7 +214,7 @@ def run(work: Path) -> None:
             "AWS_ENDPOINT_URL": endpoint,
             "PYTHONPATH": str(REPO_ROOT),
         }
-        os.environ.update({**EMULATOR_ENV, "AWS_ENDPOINT_URL": endpoint})
+        os.environ.update({**EMULATOR_ENV, "AWS_ENDPOINT_URL": endpoint})  # this process's boto3
 
         step(f"2. an existing bucket with data: s3://{EXISTING_BUCKET}")
         seed(endpoint)
@@ -285,7 +284,6 @@ def main(argv: list[str] | None = None) -> int:
     if work.exists():
         shutil.rmtree(work)
     work.mkdir(parents=True)
-    os.environ.setdefault("TMPDIR", tempfile.gettempdir())
     started = time.monotonic()
     try:
         run(work)
