@@ -80,8 +80,8 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.update(
         AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION=REGION
     )
-    from registration.sources.s3_access import make_s3_client
-    from registration.sources.s3_listing import BucketLister
+    from registration.build.sources.s3_access import make_s3_client
+    from registration.build.sources.s3_listing import BucketLister
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
 

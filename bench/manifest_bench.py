@@ -28,26 +28,15 @@ TARGET_PEAK_MB = 300
 
 def _pipeline(manifest: Path, out: Path) -> dict[str, float]:
     from bench.synthetic import SIDECAR_BODY
-    from registration.cli import build_parser
-    from registration.commands.manifest import build_manifests
-    from registration.console import Console
+    from registration.build.manifests import build_manifests
+    from registration.build.spec import BuildOptions, OutputSpec, SourceSpec
+    from registration.reporter import SILENT
 
-    args = build_parser().parse_args(
-        [
-            "manifest",
-            "--inventory",
-            str(manifest),
-            "--region",
-            "eu-west-1",
-            "--out",
-            str(out),
-            "--image-group",
-            "groups/*",
-        ]
-    )
+    source = SourceSpec(inventory=str(manifest), region="eu-west-1")
+    options = BuildOptions(image_groups=("groups/*",))
     start = time.perf_counter()
     summary = build_manifests(
-        args, out, Console(interactive=False), force=True, body_reader=lambda r: SIDECAR_BODY
+        source, options, OutputSpec(out, force=True), SILENT, body_reader=lambda r: SIDECAR_BODY
     )
     elapsed = time.perf_counter() - start
     return {"objects": summary.objects_seen, "seconds": elapsed, "items": summary.items}
@@ -61,7 +50,7 @@ def _naive(manifest: Path, out: Path) -> dict[str, float]:
 
     import jsonschema
 
-    from registration.validate import load_schema
+    from registration.encord.schema import registration_schema
 
     start = time.perf_counter()
     spec = json.loads(manifest.read_text())
@@ -82,7 +71,9 @@ def _naive(manifest: Path, out: Path) -> dict[str, float]:
         if kind:
             doc[kind].append({"objectUrl": prefix + quote(key), "title": key})
     # The baseline writes one file, so it cannot honour the per-file item limit: drop it.
-    schema = json.loads(json.dumps(load_schema()).replace('"maxItems": 500000', '"minItems": 0'))
+    schema = json.loads(
+        json.dumps(registration_schema()).replace('"maxItems": 500000', '"minItems": 0')
+    )
     jsonschema.Draft202012Validator(schema).validate(doc)
     with (out / "naive.json").open("w") as fh:
         json.dump(doc, fh)

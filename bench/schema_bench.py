@@ -80,7 +80,7 @@ def batches(total: int, seed: int = 5) -> Iterator[list[tuple[str, dict[str, Any
 
 def run_check(total: int, schema: Any) -> dict[str, float]:
     """Check `total` fresh items against `schema` (what `--schema` adds per item)."""
-    from registration.metadata_schema import make_schema_check
+    from registration.metadata_schema.check import make_schema_check
 
     check = make_schema_check(schema)
     elapsed = 0.0
@@ -98,7 +98,7 @@ def run_check(total: int, schema: Any) -> dict[str, float]:
 
 def run(total: int) -> dict[str, Any]:
     """Infer a schema from `total` items; returns the figures."""
-    from registration.metadata_schema import SchemaInferrer
+    from registration.metadata_schema.inference import SchemaInferrer
 
     inferrer = SchemaInferrer()
     add = inferrer.add

@@ -1,5 +1,5 @@
 """`python -m registration` is `encord-register`."""
 
-from registration.cli import entry_point
+from registration.cli.core import entry_point
 
 entry_point()

@@ -2,7 +2,7 @@
 
 Only `registration.cli` turns these into messages and exit codes. Raise them with a
 message that says what was wrong and what to do; `hint` carries the "what to do" part
-when it is long, or points at the README's troubleshooting section.
+when it is long; without one, the CLI points at docs/troubleshooting.md.
 """
 
 from __future__ import annotations
@@ -54,9 +54,3 @@ class ChecksFailed(RegisterError):
     """`verify` found failing checks, or `schema` found unresolved conflicts."""
 
     exit_status = ExitStatus.CHECKS_FAILED
-
-
-class PartialFailure(RegisterError):
-    """The run completed but some units failed; the report lists them."""
-
-    exit_status = ExitStatus.PARTIAL

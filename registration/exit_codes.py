@@ -1,4 +1,4 @@
-"""Exit codes of `encord-register`: one enum, documented in `--help` and the README."""
+"""Exit codes of `encord-register`: one enum, documented in `--help` and docs/exit-codes.md."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ EXIT_STATUS_MEANING: dict[ExitStatus, str] = {
 
 
 def describe_exit_codes() -> str:
-    """A human table of the exit codes, for `--help` epilogues and the README."""
+    """A human table of the exit codes, for `--help` epilogues (and docs/exit-codes.md)."""
     lines = ["exit codes:"]
     lines += [f"  {s.value:>3}  {EXIT_STATUS_MEANING[s]}" for s in ExitStatus]
     return "\n".join(lines)

@@ -1,18 +1,8 @@
-"""The contract between the access stack and the helper: output keys and their reader.
+"""Read the access stack's outputs back: from `cdk deploy --outputs-file` JSON or CloudFormation.
 
-The stack (`stacks/`) imports the key constants from here when it publishes its
-`CfnOutput`s; the helper reads them back from `cdk deploy --outputs-file` JSON or from
-CloudFormation by stack name. This module must not import aws-cdk-lib.
-
-JSON shapes of the structured outputs:
-
-- ``EncordBuckets``: ``[{"name": str, "region": str, "prefixes": [str, ...],
-  "created": bool, "writePrefix": str | null, "kmsKeyArn": str | null}]``;
-  a prefix of ``""`` means the whole bucket.
-- ``EncordMultiRegionAccessPoints``: ``[{"alias": str, "arn": str, "buckets": [str, ...]}]``
-- ``EncordCorsOrigins``: ``[str, ...]``
-- ``EncordTrustedPrincipals``: ``[str, ...]``, the principals the role trusts, as IAM ARNs
-  (an account ID becomes ``arn:aws:iam::ACCOUNT:root``); absent from older stacks.
+The output keys and the JSON shapes of the structured outputs are the contract in
+`registration.contract`, which the stack (`stacks/`) writes with. This module must not
+import aws-cdk-lib.
 """
 
 from __future__ import annotations
@@ -22,23 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from registration import contract as c
 from registration.errors import InputError, UsageError
-
-OUTPUT_ROLE_ARN = "EncordRoleArn"
-OUTPUT_EXTERNAL_ID = "EncordExternalId"
-OUTPUT_BUCKETS = "EncordBuckets"
-OUTPUT_MRAPS = "EncordMultiRegionAccessPoints"
-OUTPUT_CORS_ORIGINS = "EncordCorsOrigins"
-OUTPUT_TRUSTED_PRINCIPALS = "EncordTrustedPrincipals"
-
-ALL_OUTPUT_KEYS = (
-    OUTPUT_ROLE_ARN,
-    OUTPUT_EXTERNAL_ID,
-    OUTPUT_BUCKETS,
-    OUTPUT_MRAPS,
-    OUTPUT_CORS_ORIGINS,
-    OUTPUT_TRUSTED_PRINCIPALS,
-)
 
 
 @dataclass(frozen=True)
@@ -96,7 +71,7 @@ def _json_output(raw: dict[str, str], key: str, source: str) -> Any:
 
 def parse_outputs(raw: dict[str, str], *, stack_name: str, source: str) -> AccessStackOutputs:
     """Build `AccessStackOutputs` from one stack's output key -> value mapping."""
-    missing = [k for k in (OUTPUT_ROLE_ARN, OUTPUT_EXTERNAL_ID, OUTPUT_BUCKETS) if k not in raw]
+    missing = [k for k in c.REQUIRED_OUTPUT_KEYS if k not in raw]
     if missing:
         raise InputError(
             f"stack {stack_name!r} in {source} has no output(s) {', '.join(missing)}",
@@ -107,18 +82,20 @@ def parse_outputs(raw: dict[str, str], *, stack_name: str, source: str) -> Acces
     try:
         buckets = tuple(
             BucketOutput(
-                name=b["name"],
-                region=b["region"],
-                prefixes=tuple(b.get("prefixes") or [""]),
-                created=bool(b.get("created", False)),
-                write_prefix=b.get("writePrefix"),
-                kms_key_arn=b.get("kmsKeyArn"),
+                name=b[c.BUCKET_NAME],
+                region=b[c.BUCKET_REGION],
+                prefixes=tuple(b.get(c.BUCKET_PREFIXES) or [""]),
+                created=bool(b.get(c.BUCKET_CREATED, False)),
+                write_prefix=b.get(c.BUCKET_WRITE_PREFIX),
+                kms_key_arn=b.get(c.BUCKET_KMS_KEY_ARN),
             )
-            for b in _json_output(raw, OUTPUT_BUCKETS, source)
+            for b in _json_output(raw, c.OUTPUT_BUCKETS, source)
         )
         mraps = tuple(
-            MrapOutput(alias=m["alias"], arn=m["arn"], buckets=tuple(m.get("buckets") or ()))
-            for m in _json_output(raw, OUTPUT_MRAPS, source)
+            MrapOutput(
+                alias=m[c.MRAP_ALIAS], arn=m[c.MRAP_ARN], buckets=tuple(m.get(c.MRAP_BUCKETS) or ())
+            )
+            for m in _json_output(raw, c.OUTPUT_MRAPS, source)
         )
     except (KeyError, TypeError) as exc:
         raise InputError(
@@ -126,12 +103,12 @@ def parse_outputs(raw: dict[str, str], *, stack_name: str, source: str) -> Acces
             source=source,
             hint="redeploy the access stack with this version of the project",
         ) from exc
-    origins = tuple(str(o) for o in _json_output(raw, OUTPUT_CORS_ORIGINS, source))
-    principals = tuple(str(p) for p in _json_output(raw, OUTPUT_TRUSTED_PRINCIPALS, source))
+    origins = tuple(str(o) for o in _json_output(raw, c.OUTPUT_CORS_ORIGINS, source))
+    principals = tuple(str(p) for p in _json_output(raw, c.OUTPUT_TRUSTED_PRINCIPALS, source))
     return AccessStackOutputs(
         stack_name=stack_name,
-        role_arn=raw[OUTPUT_ROLE_ARN],
-        external_id=raw[OUTPUT_EXTERNAL_ID],
+        role_arn=raw[c.OUTPUT_ROLE_ARN],
+        external_id=raw[c.OUTPUT_EXTERNAL_ID],
         buckets=buckets,
         mraps=mraps,
         cors_origins=origins,
@@ -167,7 +144,7 @@ def load_outputs_file(path: Path, stack_name: str | None = None) -> AccessStackO
             held = ", ".join(sorted(data)) or "none"
             raise UsageError(f"stack {stack_name!r} is not in {path}; it holds: {held}")
         return parse_outputs(data[stack_name], stack_name=stack_name, source=source)
-    candidates = [name for name, outs in data.items() if OUTPUT_ROLE_ARN in outs]
+    candidates = [name for name, outs in data.items() if c.OUTPUT_ROLE_ARN in outs]
     if len(candidates) != 1:
         raise UsageError(
             f"{path} holds {len(candidates)} access stacks ({', '.join(candidates) or 'none'}); "
@@ -191,3 +168,24 @@ def load_outputs_from_cloudformation(stack_name: str, cloudformation: Any) -> Ac
         ) from exc
     raw = {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
     return parse_outputs(raw, stack_name=stack_name, source=f"CloudFormation stack {stack_name}")
+
+
+def load_stack_outputs(
+    outputs_file: Path | None, stack: str | None, region: str | None = None
+) -> AccessStackOutputs | None:
+    """The access stack's outputs a command was pointed at, or None when it names no stack.
+
+    `outputs_file` (``cdk deploy --outputs-file``) wins; with only `stack`, the outputs are
+    read from CloudFormation in `region` (default: boto3's).
+    """
+    if outputs_file is not None:
+        return load_outputs_file(outputs_file, stack)
+    if stack is None:
+        return None
+    import boto3
+
+    try:
+        client = boto3.session.Session().client("cloudformation", region_name=region)
+    except Exception as exc:
+        raise UsageError(f"cannot create a CloudFormation client: {exc}") from exc
+    return load_outputs_from_cloudformation(stack, client)

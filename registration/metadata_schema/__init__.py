@@ -1,56 +1,14 @@
 """Metadata schemas for clientMetadata: infer, check, and import into Encord.
 
 - `inference`: stream items, infer one declaration per key, report conflicts.
-- `model`: the declarations and their JSON file form; `wire`: Encord's wire form.
-- `check`: `make_schema_check(schema)`, the manifest builder's per-item hook.
+- `model`: the declarations; `files`: their JSON file form; `wire`: Encord's wire form.
+- `check`: `make_schema_check(schema)`, the `--schema` item check.
+- `filtering`: copies of registration files without the items a check refuses.
 - `apply`: add keys / enum options to the organisation's schema, never delete or retype.
-- `limits`: every threshold, limit and unconfirmed assumption, in one place.
+- `organisation`: the organisation's schema in Encord (read, check against, apply).
+- `reading`: the metadata of registration files, or of a source built on the fly.
+- `rules`: every limit, threshold and unconfirmed assumption, in one place.
+
+Import from the modules themselves; this package's `__init__` imports nothing, so that
+importing one part never loads the others.
 """
-
-from __future__ import annotations
-
-from registration.metadata_schema.check import (
-    ItemCheck,
-    Violation,
-    check_metadata,
-    make_schema_check,
-)
-from registration.metadata_schema.conflicts import Conflict, KindCount
-from registration.metadata_schema.inference import (
-    InferenceOptions,
-    InferenceResult,
-    KeyDecision,
-    SchemaInferrer,
-    infer_schema,
-    parse_coercion,
-)
-from registration.metadata_schema.model import (
-    KeySpec,
-    KeyType,
-    Schema,
-    SchemaError,
-    dump_schema,
-    load_schema,
-)
-
-__all__ = [
-    "Conflict",
-    "InferenceOptions",
-    "InferenceResult",
-    "ItemCheck",
-    "KeyDecision",
-    "KeySpec",
-    "KeyType",
-    "KindCount",
-    "Schema",
-    "SchemaChecker",
-    "SchemaError",
-    "SchemaInferrer",
-    "Violation",
-    "check_metadata",
-    "dump_schema",
-    "infer_schema",
-    "load_schema",
-    "make_schema_check",
-    "parse_coercion",
-]

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
-from registration.metadata_schema import limits
+from registration.metadata_schema import rules
 from registration.metadata_schema.model import STRING_TYPES, KeySpec, KeyType, Schema
 from registration.metadata_schema.wire import SCALAR_TYPES, WireSchema
 
@@ -108,8 +108,8 @@ def _join(key: str, theirs: KeySpec, ours: KeySpec) -> tuple[str, tuple[str, ...
         new = tuple(sorted(set(ours.values) - set(theirs.values)))
         if not new:
             return None
-        if len(theirs.values) + len(new) > limits.ENUM_MAX_VALUES:
-            return clash(f"adding {len(new)} options would pass Encord's {limits.ENUM_MAX_VALUES}")
+        if len(theirs.values) + len(new) > rules.ENUM_MAX_VALUES:
+            return clash(f"adding {len(new)} options would pass Encord's {rules.ENUM_MAX_VALUES}")
         return key, new
     if theirs.type is KeyType.EMBEDDING and ours.type is KeyType.EMBEDDING:
         return None if theirs.size == ours.size else clash("embedding sizes differ")
@@ -201,10 +201,3 @@ def stage_plan(plan: ApplyPlan, backend: MetadataSchemaBackend) -> None:
             backend.add_geospatial(spec.name)
     for key, values in plan.extend:
         backend.add_enum_options(key, values=list(values))
-
-
-def execute_plan(plan: ApplyPlan, backend: MetadataSchemaBackend) -> None:
-    """Make the plan's additions through the SDK object, then save once."""
-    stage_plan(plan, backend)
-    if plan.changes:
-        backend.save()

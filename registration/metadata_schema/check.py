@@ -11,7 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from registration.metadata_schema import limits
+from registration.encord.formats import ItemCheck
+from registration.metadata_schema import rules
 from registration.metadata_schema.model import KeySpec, KeyType, Schema
 from registration.metadata_schema.values import (
     is_datetime,
@@ -21,14 +22,11 @@ from registration.metadata_schema.values import (
     preview,
 )
 
-_KEYFRAMES = limits.KEYFRAMES_KEY
-_VIDEOS = limits.KEYFRAMES_MEDIA_TYPE
-_CONFIG_KEY = limits.KEYFRAME_CONFIG_KEY
-_MAX_DEPTH = limits.MAX_NESTING_DEPTH
-_SEPARATOR = limits.KEY_PATH_SEPARATOR
-
-#: The manifest builder's hook: (top-level type key, item) -> skip reason or None.
-ItemCheck = Callable[[str, dict[str, Any]], str | None]
+_KEYFRAMES = rules.KEYFRAMES_KEY
+_VIDEOS = rules.KEYFRAMES_MEDIA_TYPE
+_CONFIG_KEY = rules.KEYFRAME_CONFIG_KEY
+_MAX_DEPTH = rules.MAX_NESTING_DEPTH
+_SEPARATOR = rules.KEY_PATH_SEPARATOR
 
 
 @dataclass(frozen=True)
@@ -101,7 +99,7 @@ def compile_spec(spec: KeySpec) -> Validator:
         return lambda v: None if is_keyframe_list(v) else frames
     string = f"expected a string ({ty.value})"
     if ty is KeyType.VARCHAR:
-        cap = limits.VARCHAR_MAX_LENGTH
+        cap = rules.VARCHAR_MAX_LENGTH
         too_long = f"expected a varchar of at most {cap} characters"
         return lambda v: string if type(v) is not str else (None if len(v) <= cap else too_long)
     if ty is KeyType.TEXT:
@@ -135,7 +133,7 @@ class SchemaChecker:
         """The first clientMetadata value of `item` that breaks the schema, or None.
 
         Keys are flattened exactly as inference flattens them (dotted paths); keys the
-        schema does not declare and null values are accepted (see limits.ASSUMPTIONS).
+        schema does not declare and null values are accepted (see rules.ASSUMPTIONS).
         The reserved `keyframes` rule applies whatever the schema says.
         """
         metadata = item.get("clientMetadata")

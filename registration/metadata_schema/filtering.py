@@ -7,19 +7,20 @@ and each refused item is listed in that directory's skipped.jsonl with its reaso
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
 import orjson
 
+from registration.build.skips import SKIPPED_FILE
+from registration.encord.files import iter_manifest_paths, load_manifest, unit_urls
+from registration.encord.formats import ITEM_LISTS, ItemCheck
 from registration.errors import InputError
-from registration.metadata_schema.check import ItemCheck
-from registration.metadata_schema.limits import ITEM_LISTS
 from registration.metadata_schema.refs import item_ref
+from registration.reporter import Reporter
 
-SKIPPED_FILE = "skipped.jsonl"
 #: The `detail` of skipped.jsonl lines written here (the manifest command uses `item_check`).
 SKIP_DETAIL = "metadata_schema"
 
@@ -33,10 +34,6 @@ class FilterSummary:
     kept: int = 0
     refused: int = 0
     refused_by_reason: dict[str, int] = field(default_factory=dict)
-
-
-def _urls(item: dict[str, Any]) -> list[str]:
-    return [v for k, v in item.items() if k.startswith("objectUrl") and isinstance(v, str)]
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
@@ -104,7 +101,7 @@ def _filter_one(
                         "file": path.name,
                         "type": key,
                         "key": item_ref(item),
-                        "urls": _urls(item),
+                        "urls": list(unit_urls(key, item)),
                         "reason": reason,
                         "detail": SKIP_DETAIL,
                     }
@@ -119,3 +116,30 @@ def _filter_one(
         target = out_dir / path.name
         _write_atomic(target, orjson.dumps(out))
         summary.files.append(target)
+
+
+def schema_checked_manifests(
+    manifests: Path, out_dir: Path, checks: Sequence[ItemCheck], reporter: Reporter
+) -> Path:
+    """Copies of the registration files in `manifests` without the items `checks` refuse.
+
+    Written to `out_dir` with skipped.jsonl listing each refused item with its reason;
+    returns `out_dir` (what `register` then sends). The originals are never rewritten.
+    """
+
+    def check(media_type: str, item: dict[str, Any]) -> str | None:
+        for one in checks:
+            reason = one(media_type, item)
+            if reason:
+                return reason
+        return None
+
+    summary = filter_manifests(iter_manifest_paths(manifests), load_manifest, out_dir, check)
+    if summary.refused:
+        reporter.warn(
+            f"{summary.refused:,} item(s) refused by the metadata schema, not sent "
+            f"(listed in {out_dir / SKIPPED_FILE}):"
+        )
+        for reason, count in sorted(summary.refused_by_reason.items()):
+            reporter.warn(f"  {count:,} x {reason}")
+    return out_dir

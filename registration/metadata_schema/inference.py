@@ -5,6 +5,10 @@ per key (kinds of values, string shapes, list lengths, a bounded set of distinct
 strings for enum detection), so memory stays flat however many items stream past.
 `SchemaInferrer.result()` turns the counters into one declaration per key, or a
 `Conflict` that names the clashing kinds with counts and the first item of each.
+
+Long: the per-key counters (`_KeyStats`), the hot `add()` loop that fills them and the
+rules that turn them into a type are one piece of logic; each rule reads the counters
+the loop keeps, so splitting them would only scatter it.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from registration.errors import UsageError
-from registration.metadata_schema import limits
+from registration.metadata_schema import rules
 from registration.metadata_schema.conflicts import (
     NOT_AN_OBJECT_KEY,
     Conflict,
@@ -41,14 +45,14 @@ COERCIBLE_TYPES: Final = (*(t.value for t in KeyType if t is not KeyType.GEOSPAT
 TOO_MANY_KEYS_KEY: Final = "<too many keys>"
 _INT_FLOAT: Final = frozenset({int, float})
 # Module-level copies for the hot loop (global lookups are cheaper than attributes).
-_CONFIG_KEY: Final = limits.KEYFRAME_CONFIG_KEY
-_VIDEOS: Final = limits.KEYFRAMES_MEDIA_TYPE
-_KEYFRAMES: Final = limits.KEYFRAMES_KEY
-_VARCHAR_MAX: Final = limits.VARCHAR_MAX_LENGTH
-_ENUM_VALUE_MAX: Final = limits.ENUM_VALUE_MAX_LENGTH
-_MAX_DEPTH: Final = limits.MAX_NESTING_DEPTH
-_SEPARATOR: Final = limits.KEY_PATH_SEPARATOR
-_MAX_LENGTHS: Final = limits.MAX_TRACKED_LIST_LENGTHS
+_CONFIG_KEY: Final = rules.KEYFRAME_CONFIG_KEY
+_VIDEOS: Final = rules.KEYFRAMES_MEDIA_TYPE
+_KEYFRAMES: Final = rules.KEYFRAMES_KEY
+_VARCHAR_MAX: Final = rules.VARCHAR_MAX_LENGTH
+_ENUM_VALUE_MAX: Final = rules.ENUM_VALUE_MAX_LENGTH
+_MAX_DEPTH: Final = rules.MAX_NESTING_DEPTH
+_SEPARATOR: Final = rules.KEY_PATH_SEPARATOR
+_MAX_LENGTHS: Final = rules.MAX_TRACKED_LIST_LENGTHS
 
 
 def parse_coercion(text: str) -> tuple[str, str]:
@@ -58,9 +62,9 @@ def parse_coercion(text: str) -> tuple[str, str]:
         raise UsageError(
             f"--coerce expects KEY=TYPE with TYPE one of {', '.join(COERCIBLE_TYPES)}; got {text!r}"
         )
-    if (ty == KeyType.KEYFRAMES.value) != (key == limits.KEYFRAMES_KEY) and ty != IGNORE:
+    if (ty == KeyType.KEYFRAMES.value) != (key == rules.KEYFRAMES_KEY) and ty != IGNORE:
         raise UsageError(
-            f"--coerce {text}: only the reserved key {limits.KEYFRAMES_KEY!r} has type "
+            f"--coerce {text}: only the reserved key {rules.KEYFRAMES_KEY!r} has type "
             "keyframes, and it can have no other type"
         )
     return key, ty
@@ -70,22 +74,22 @@ def parse_coercion(text: str) -> tuple[str, str]:
 class InferenceOptions:
     """Thresholds of the inference, and the user's `--coerce` decisions (key -> type)."""
 
-    enum_max_values: int = limits.DEFAULT_ENUM_MAX_VALUES
-    enum_min_repeats: float = limits.DEFAULT_ENUM_MIN_REPEATS
-    text_threshold: int = limits.DEFAULT_TEXT_THRESHOLD
+    enum_max_values: int = rules.DEFAULT_ENUM_MAX_VALUES
+    enum_min_repeats: float = rules.DEFAULT_ENUM_MIN_REPEATS
+    text_threshold: int = rules.DEFAULT_TEXT_THRESHOLD
     coercions: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if not 1 <= self.enum_max_values <= limits.ENUM_MAX_VALUES:
+        if not 1 <= self.enum_max_values <= rules.ENUM_MAX_VALUES:
             raise UsageError(
-                f"--enum-max-values must be 1 to {limits.ENUM_MAX_VALUES} (Encord's enum limit); "
+                f"--enum-max-values must be 1 to {rules.ENUM_MAX_VALUES} (Encord's enum limit); "
                 f"got {self.enum_max_values}"
             )
         if self.enum_min_repeats < 1:
             raise UsageError(f"--enum-min-repeats must be at least 1; got {self.enum_min_repeats}")
-        if not 1 <= self.text_threshold <= limits.VARCHAR_MAX_LENGTH:
+        if not 1 <= self.text_threshold <= rules.VARCHAR_MAX_LENGTH:
             raise UsageError(
-                f"--text-threshold must be 1 to {limits.VARCHAR_MAX_LENGTH} "
+                f"--text-threshold must be 1 to {rules.VARCHAR_MAX_LENGTH} "
                 f"(Encord's varchar limit); got {self.text_threshold}"
             )
 
@@ -251,7 +255,7 @@ class SchemaInferrer:
         return self
 
     def _new_key(self, name: str, item: dict[str, Any]) -> _KeyStats | None:
-        if len(self._keys) >= limits.MAX_DISTINCT_KEYS:
+        if len(self._keys) >= rules.MAX_DISTINCT_KEYS:
             tally = self._untracked
             if tally[0] == 0:
                 tally[1], tally[2] = item_ref(item), name
@@ -259,7 +263,7 @@ class SchemaInferrer:
             return None
         cap = self.options.enum_max_values
         if self.options.coercions.get(name) == KeyType.ENUM.value:
-            cap = limits.ENUM_MAX_VALUES
+            cap = rules.ENUM_MAX_VALUES
         stats = self._keys[name] = _KeyStats(cap)
         return stats
 
@@ -376,7 +380,7 @@ class SchemaInferrer:
             conflicts.append(
                 Conflict(
                     TOO_MANY_KEYS_KEY,
-                    f"more than {limits.MAX_DISTINCT_KEYS:,} distinct keys (are ids used as "
+                    f"more than {rules.MAX_DISTINCT_KEYS:,} distinct keys (are ids used as "
                     f"keys? first untracked key {key!r})",
                     (KindCount("untracked values", count, first),),
                     "put variable names in values, not keys: {'camera': 'cam-17'} "
@@ -444,7 +448,7 @@ def _spec(name: str, ty: KeyType, stats: _KeyStats) -> KeySpec:
         sizes = [
             (c, n)
             for n, c in stats.lengths.items()
-            if limits.EMBEDDING_MIN_SIZE <= n <= limits.EMBEDDING_MAX_SIZE
+            if rules.EMBEDDING_MIN_SIZE <= n <= rules.EMBEDDING_MAX_SIZE
         ]
         return KeySpec(name, ty, size=max(sizes)[1])
     return KeySpec(name, ty)
@@ -463,7 +467,7 @@ def _fitting(spec: KeySpec, stats: _KeyStats) -> int:
         KeyType.ENUM: strings,
         KeyType.EMBEDDING: stats.lengths.get(spec.size or 0, 0),
         KeyType.KEYFRAMES: min(
-            stats.n_keyframe_lists, stats.media.get(limits.KEYFRAMES_MEDIA_TYPE, 0)
+            stats.n_keyframe_lists, stats.media.get(rules.KEYFRAMES_MEDIA_TYPE, 0)
         ),
     }
     return fits.get(spec.type, stats.count)
@@ -478,7 +482,7 @@ def _decide(name: str, stats: _KeyStats, options: InferenceOptions) -> KeyDecisi
     def conflict(reason: str, hint: str, tally: tuple[KindCount, ...] = counts) -> KeyDecision:
         return KeyDecision(name, stats.count, counts, conflict=Conflict(name, reason, tally, hint))
 
-    if name == limits.KEYFRAMES_KEY:
+    if name == rules.KEYFRAMES_KEY:
         return _decide_keyframes(name, stats, counts, coercion is not None, conflict)
     bad_name = invalid_key_name(name)
     if bad_name:
@@ -490,16 +494,16 @@ def _decide(name: str, stats: _KeyStats, options: InferenceOptions) -> KeyDecisi
         ty = KeyType(coercion)
         if ty is KeyType.ENUM and not stats.distinct:
             return conflict(
-                f"cannot be an enum: more than {limits.ENUM_MAX_VALUES} distinct values or "
-                f"values longer than {limits.ENUM_VALUE_MAX_LENGTH} characters",
+                f"cannot be an enum: more than {rules.ENUM_MAX_VALUES} distinct values or "
+                f"values longer than {rules.ENUM_VALUE_MAX_LENGTH} characters",
                 f"--coerce {name}=varchar (or text) instead",
             )
         if ty is KeyType.EMBEDDING and not any(
-            limits.EMBEDDING_MIN_SIZE <= n <= limits.EMBEDDING_MAX_SIZE for n in stats.lengths
+            rules.EMBEDDING_MIN_SIZE <= n <= rules.EMBEDDING_MAX_SIZE for n in stats.lengths
         ):
             return conflict(
                 "cannot be an embedding: no list of numbers of a valid size "
-                f"({limits.EMBEDDING_MIN_SIZE}-{limits.EMBEDDING_MAX_SIZE})",
+                f"({rules.EMBEDDING_MIN_SIZE}-{rules.EMBEDDING_MAX_SIZE})",
                 "fix the metadata source, or choose another --coerce type",
             )
         spec = _spec(name, ty, stats)
@@ -528,17 +532,14 @@ def _decide(name: str, stats: _KeyStats, options: InferenceOptions) -> KeyDecisi
         )
     if kind == NUMBER_LISTS:
         lengths = list(stats.lengths)
-        if (
-            len(lengths) == 1
-            and limits.EMBEDDING_MIN_SIZE <= lengths[0] <= limits.EMBEDDING_MAX_SIZE
-        ):
+        if len(lengths) == 1 and rules.EMBEDDING_MIN_SIZE <= lengths[0] <= rules.EMBEDDING_MAX_SIZE:
             return KeyDecision(
                 name, stats.count, counts, spec=_spec(name, KeyType.EMBEDDING, stats)
             )
         if len(lengths) == 1:
             return conflict(
-                f"an embedding must have {limits.EMBEDDING_MIN_SIZE} to "
-                f"{limits.EMBEDDING_MAX_SIZE} numbers",
+                f"an embedding must have {rules.EMBEDDING_MIN_SIZE} to "
+                f"{rules.EMBEDDING_MAX_SIZE} numbers",
                 f"fix the metadata source, or --coerce {name}=ignore",
                 _length_counts(stats),
             )
@@ -550,7 +551,7 @@ def _decide(name: str, stats: _KeyStats, options: InferenceOptions) -> KeyDecisi
         )
     if kind == TOO_DEEP:
         return conflict(
-            f"objects nested deeper than {limits.MAX_NESTING_DEPTH} levels cannot be flattened",
+            f"objects nested deeper than {rules.MAX_NESTING_DEPTH} levels cannot be flattened",
             f"flatten the metadata source, or --coerce {name}=ignore",
         )
     return conflict(
@@ -581,7 +582,7 @@ def _decide_keyframes(
     others = tuple(
         KindCount(f"items under {media}", n, stats.media_first[media])
         for media, n in sorted(stats.media.items())
-        if media != limits.KEYFRAMES_MEDIA_TYPE
+        if media != rules.KEYFRAMES_MEDIA_TYPE
     )
     if others:
         return conflict(

@@ -9,8 +9,7 @@ explicit::
               "clip": {"type": "embedding", "size": 512},
               "keyframes": {"type": "keyframes"}}}
 
-`load_schema` also reads Encord's wire form (what the API answers, see `wire.py`), so
-a schema exported from Encord can be used with `--schema` as it is.
+`files.read_schema_file` reads it, and also Encord's wire form (see `wire.py`).
 """
 
 from __future__ import annotations
@@ -18,13 +17,9 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from pathlib import Path
 from typing import Any
 
-import orjson
-
-from registration.errors import InputError
-from registration.metadata_schema import limits
+from registration.metadata_schema import rules
 
 SCHEMA_FILE_FORMAT = "encord-register/metadata-schema/1"
 
@@ -93,12 +88,12 @@ class KeySpec:
 
 def invalid_key_name(name: str) -> str | None:
     """Why Encord's SDK would refuse `name` as a schema key, or None when it is valid."""
-    if name == "" or name.startswith(limits.KEY_FORBIDDEN_PREFIX):
-        return f"key names may not be empty or start with {limits.KEY_FORBIDDEN_PREFIX!r}"
+    if name == "" or name.startswith(rules.KEY_FORBIDDEN_PREFIX):
+        return f"key names may not be empty or start with {rules.KEY_FORBIDDEN_PREFIX!r}"
     stripped = name
-    for ch in limits.KEY_EXTRA_CHARACTERS:
+    for ch in rules.KEY_EXTRA_CHARACTERS:
         stripped = stripped.replace(ch, "")
-    if stripped in limits.KEYS_NOT_DECLARABLE:
+    if stripped in rules.KEYS_NOT_DECLARABLE:
         return f"{name!r} is reserved by Encord and cannot be declared in the schema"
     if not stripped or not stripped.isalnum():
         return (
@@ -111,16 +106,16 @@ def invalid_key_name(name: str) -> str | None:
 def validate_spec(spec: KeySpec) -> str | None:
     """What is wrong with `spec` by Encord's rules, or None."""
     if spec.type is KeyType.KEYFRAMES:
-        if spec.name != limits.KEYFRAMES_KEY:
-            return f"only the reserved key {limits.KEYFRAMES_KEY!r} can have type keyframes"
+        if spec.name != rules.KEYFRAMES_KEY:
+            return f"only the reserved key {rules.KEYFRAMES_KEY!r} can have type keyframes"
         return None
     bad_name = invalid_key_name(spec.name)
     if bad_name:
         return bad_name
     if spec.type is KeyType.ENUM:
-        if not limits.ENUM_MIN_VALUES <= len(spec.values) <= limits.ENUM_MAX_VALUES:
+        if not rules.ENUM_MIN_VALUES <= len(spec.values) <= rules.ENUM_MAX_VALUES:
             return (
-                f"an enum needs {limits.ENUM_MIN_VALUES} to {limits.ENUM_MAX_VALUES} values, "
+                f"an enum needs {rules.ENUM_MIN_VALUES} to {rules.ENUM_MAX_VALUES} values, "
                 f"got {len(spec.values)}"
             )
         if len(set(spec.values)) != len(spec.values):
@@ -132,11 +127,11 @@ def validate_spec(spec: KeySpec) -> str | None:
     if spec.type is KeyType.EMBEDDING:
         if (
             not isinstance(spec.size, int)
-            or not limits.EMBEDDING_MIN_SIZE <= spec.size <= limits.EMBEDDING_MAX_SIZE
+            or not rules.EMBEDDING_MIN_SIZE <= spec.size <= rules.EMBEDDING_MAX_SIZE
         ):
             return (
-                f"an embedding size must be {limits.EMBEDDING_MIN_SIZE} to "
-                f"{limits.EMBEDDING_MAX_SIZE}, got {spec.size!r}"
+                f"an embedding size must be {rules.EMBEDDING_MIN_SIZE} to "
+                f"{rules.EMBEDDING_MAX_SIZE}, got {spec.size!r}"
             )
     elif spec.size is not None:
         return "only embeddings have a size"
@@ -186,49 +181,3 @@ def spec_from_json(name: str, data: Any) -> KeySpec:
     if not isinstance(values, list):
         raise SchemaError(name, "enum values must be a list of strings")
     return KeySpec(name, ty, values=tuple(values), size=data.get("size"))
-
-
-def schema_from_json(data: Any) -> Schema:
-    """A schema from its file form, or from Encord's wire form; raises SchemaError."""
-    if isinstance(data, dict) and data.get("format") == SCHEMA_FILE_FORMAT:
-        keys = data.get("keys")
-        if not isinstance(keys, dict):
-            raise SchemaError("keys", "expected an object mapping key names to declarations")
-        return Schema.of([spec_from_json(str(k), v) for k, v in keys.items()])
-    if isinstance(data, dict):
-        from registration.metadata_schema.wire import schema_from_wire
-
-        return schema_from_wire(data).schema
-    raise SchemaError("schema", "expected a JSON object")
-
-
-def load_schema(path: Path) -> Schema:
-    """Read a schema file (this project's form or Encord's wire form).
-
-    Raises InputError naming the file and the problem.
-    """
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise InputError(
-            f"cannot read schema file {path}: {exc.strerror or exc}",
-            source=str(path),
-            hint="write one with `encord-register schema --write FILE`",
-        ) from None
-    try:
-        data = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise InputError(f"schema file {path} is not valid JSON: {exc}", source=str(path)) from None
-    try:
-        return schema_from_json(data)
-    except SchemaError as exc:
-        raise InputError(
-            f"schema file {path} is invalid: {exc}",
-            source=str(path),
-            hint="fix the declaration, or regenerate it with `encord-register schema --write`",
-        ) from None
-
-
-def dump_schema(schema: Schema, path: Path) -> None:
-    """Write `schema` to `path` in the file form (pretty-printed, trailing newline)."""
-    path.write_bytes(orjson.dumps(schema.to_json(), option=orjson.OPT_INDENT_2) + b"\n")

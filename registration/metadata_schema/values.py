@@ -5,17 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from registration.metadata_schema import limits
+from registration.metadata_schema import rules
 
 
 def is_uuid(text: str) -> bool:
     """Whether `text` is a canonical 8-4-4-4-12 hex UUID."""
-    return len(text) == 36 and limits.UUID_PATTERN.fullmatch(text) is not None
+    return len(text) == 36 and rules.UUID_PATTERN.fullmatch(text) is not None
 
 
 def is_datetime(text: str) -> bool:
     """Whether `text` is an ISO 8601 date or date-time with a dash-separated date."""
-    if len(text) < 10 or text[4] != "-" or limits.DATETIME_PATTERN.fullmatch(text) is None:
+    if len(text) < 10 or text[4] != "-" or rules.DATETIME_PATTERN.fullmatch(text) is None:
         return False
     try:
         datetime.fromisoformat(text)

@@ -22,6 +22,7 @@ from botocore.exceptions import (
 )
 from botocore.parsers import ResponseParserError
 
+from registration.aws_errors import BAD_CREDENTIAL_CODES, DENIED_CODES, error_code, error_message
 from registration.errors import AuthError, RemoteError
 
 AWS_ERRORS: tuple[type[BaseException], ...] = (
@@ -32,20 +33,6 @@ AWS_ERRORS: tuple[type[BaseException], ...] = (
 )
 """What an AWS call can raise that a check reports."""
 
-DENIED_CODES = frozenset(
-    {"AccessDenied", "AccessDeniedException", "AllAccessDisabled", "403", "Forbidden"}
-)
-BAD_CREDENTIAL_CODES = frozenset(
-    {
-        "InvalidClientTokenId",
-        "InvalidAccessKeyId",
-        "SignatureDoesNotMatch",
-        "ExpiredToken",
-        "ExpiredTokenException",
-        "InvalidToken",
-        "UnrecognizedClientException",
-    }
-)
 CREDENTIALS_HINT = (
     "configure AWS credentials of the account that holds the role and buckets "
     "(AWS_PROFILE, environment variables or an assumed role); verify needs read access: "
@@ -57,19 +44,11 @@ MAX_ERROR_TEXT = 200
 AWS_DNS_SUFFIXES = (".amazonaws.com", ".amazonaws.com.cn")
 
 
-def error_code(exc: BaseException) -> str:
-    """The AWS error code of a botocore ClientError ('' for anything else)."""
-    response = getattr(exc, "response", None)
-    if not isinstance(response, dict):
-        return ""
-    return str(response.get("Error", {}).get("Code", ""))
-
-
 def describe_error(exc: BaseException) -> str:
     """`Code: message` of a ClientError, or the exception's type and text."""
     code = error_code(exc)
     if code:
-        message = str(getattr(exc, "response", {}).get("Error", {}).get("Message", "") or "")
+        message = error_message(exc)
         return f"{code}: {message}" if message else code
     text = str(exc).strip().splitlines()[0].rstrip(":") if str(exc).strip() else ""
     if len(text) > MAX_ERROR_TEXT:

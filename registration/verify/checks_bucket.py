@@ -9,12 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from registration.verify.aws import AWS_ERRORS, AwsClients, describe_error, error_code, is_denied
-from registration.verify.cors_rules import (
-    RANGE_HEADER,
-    REQUIRED_EXPOSED_HEADERS,
-    check_origin,
-)
+from registration.aws_errors import MISSING_BUCKET_CODES, error_code
+from registration.contract import CORS_EXPOSED_HEADERS, RANGE_HEADER
+from registration.verify.aws import AWS_ERRORS, AwsClients, describe_error, is_denied
+from registration.verify.cors_rules import check_origin
 from registration.verify.encryption import default_encryption
 from registration.verify.kms_keys import KeyChecker
 from registration.verify.model import (
@@ -32,7 +30,6 @@ REQUESTER_PAYS = "requester-pays"
 ENCRYPTION = "encryption"
 CORS_RULES = "cors-rules"
 
-_MISSING_BUCKET = frozenset({"NoSuchBucket", "404", "NotFound"})
 
 FIX_MISSING_BUCKET = (
     "Check the bucket name in cdk.json (or --bucket) and that these credentials belong to "
@@ -52,7 +49,7 @@ def fix_cors(origin: str) -> str:
     """The fix for a CORS problem of `origin`, in two sentences."""
     return (
         f"Add a CORS rule for {origin} allowing GET and HEAD, AllowedHeaders `*` (at least "
-        f"{RANGE_HEADER}) and exposing {', '.join(REQUIRED_EXPOSED_HEADERS)}. Deploying the "
+        f"{RANGE_HEADER}) and exposing {', '.join(CORS_EXPOSED_HEADERS)}. Deploying the "
         "access stack with this bucket adds its own rule and keeps the others."
     )
 
@@ -74,7 +71,7 @@ def check_location(aws: AwsClients, bucket: BucketTarget) -> Location:
         answer = aws.call(s3, "head_bucket", "s3:ListBucket (HeadBucket)", Bucket=bucket.name)
         headers = answer.get("ResponseMetadata", {}).get("HTTPHeaders", {})
     except AWS_ERRORS as exc:
-        if error_code(exc) in _MISSING_BUCKET:
+        if error_code(exc) in MISSING_BUCKET_CODES:
             result = failed(BUCKET, subject, "the bucket does not exist", FIX_MISSING_BUCKET)
             return Location([result], None, exists=False)
         headers = getattr(exc, "response", {}).get("ResponseMetadata", {}).get("HTTPHeaders", {})

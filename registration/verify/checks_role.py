@@ -10,8 +10,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from registration.aws_errors import error_code
 from registration.verify.access import parse_document
-from registration.verify.aws import AWS_ERRORS, AwsClients, describe_error, error_code, is_denied
+from registration.verify.aws import AWS_ERRORS, AwsClients, describe_error, is_denied
 from registration.verify.model import CheckResult, VerifyTarget, failed, not_checked, passed
 from registration.verify.trust import TrustAnalysis, analyse_trust, principal_mismatch
 

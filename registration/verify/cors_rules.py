@@ -2,7 +2,8 @@
 
 Pure functions on the ``CORSRules`` list that GetBucketCors returns. S3 answers a
 cross-origin request from the *first* rule whose origins and method match, so the
-headers that rule exposes are the ones the browser sees; this module does the same.
+headers that rule exposes are the ones the browser sees; this module does the same. What
+it requires is the stack's own rule (`registration.contract`).
 """
 
 from __future__ import annotations
@@ -11,18 +12,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from registration.contract import CORS_EXPOSED_HEADERS, CORS_METHODS, RANGE_HEADER
 from registration.verify.policy_eval import wildcard_match
-
-REQUIRED_METHODS: tuple[str, ...] = ("GET", "HEAD")
-REQUIRED_EXPOSED_HEADERS: tuple[str, ...] = (
-    "ETag",
-    "Content-Length",
-    "Content-Range",
-    "Accept-Ranges",
-)
-"""Response headers video players and byte-range readers need to see."""
-RANGE_HEADER = "Range"
-"""Request header of byte-range reads: the GET rule must allow it."""
 
 CorsRule = Mapping[str, Any]
 
@@ -80,7 +71,7 @@ def check_origin(rules: Sequence[CorsRule], origin: str) -> OriginFinding:
     problems: list[str] = []
     used: dict[int, tuple[CorsRule, list[str]]] = {}
     missing_methods: list[str] = []
-    for method in REQUIRED_METHODS:
+    for method in CORS_METHODS:
         rule = _first_rule(rules, origin, method)
         if rule is None:
             missing_methods.append(method)
@@ -91,7 +82,7 @@ def check_origin(rules: Sequence[CorsRule], origin: str) -> OriginFinding:
     for rule, methods in used.values():
         served = f"{_rule_label(rule)} (used for {'/'.join(methods)} from {origin})"
         exposed = _lower_list(rule.get("ExposeHeaders"))
-        missing = [h for h in REQUIRED_EXPOSED_HEADERS if h.lower() not in exposed]
+        missing = [h for h in CORS_EXPOSED_HEADERS if h.lower() not in exposed]
         if missing:
             problems.append(f"{served} does not expose {', '.join(missing)}")
         allowed = _lower_list(rule.get("AllowedHeaders"))

@@ -13,7 +13,6 @@ from typing import Any
 
 SSE_S3 = "AES256"
 SSE_KMS = ("aws:kms", "aws:kms:dsse")
-AWS_MANAGED_ALIAS = "alias/aws/s3"
 AWS_ALIAS_PREFIX = "alias/aws/"
 """Aliases only AWS can create: a key behind one is AWS-managed."""
 

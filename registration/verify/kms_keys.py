@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from registration.aws_errors import error_code
 from registration.verify.access import AccessDecider, PoliciesUnavailable
-from registration.verify.aws import AWS_ERRORS, AwsClients, describe_error, error_code, is_denied
+from registration.verify.aws import AWS_ERRORS, AwsClients, describe_error, is_denied
 from registration.verify.encryption import AWS_ALIAS_PREFIX, KeyInfo, names_aws_managed_key
 from registration.verify.model import Status
 from registration.verify.policy_eval import Decision

@@ -6,8 +6,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-DEFAULT_ORIGINS: tuple[str, ...] = ("https://app.encord.com", "https://app.us.encord.com")
-"""Encord's web app origins (EU and US), used when neither flags nor the stack name any."""
+from registration.contract import DEFAULT_CORS_ORIGINS
 
 DEFAULT_SAMPLE = 3
 """Sample objects per prefix."""
@@ -111,7 +110,7 @@ class VerifyTarget:
     role_arn: str | None
     external_id: str | None
     buckets: tuple[BucketTarget, ...]
-    origins: tuple[str, ...] = DEFAULT_ORIGINS
+    origins: tuple[str, ...] = DEFAULT_CORS_ORIGINS
     mraps: tuple[MrapTarget, ...] = ()
     principals: tuple[str, ...] = ()
     sample: int = DEFAULT_SAMPLE

@@ -13,7 +13,7 @@ import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from registration.urls import UrlBuilder, encode_key
+from registration.build.urls import UrlBuilder, encode_key
 
 TIMEOUT_SECONDS = 10.0
 

@@ -10,15 +10,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-ARCHIVE_STORAGE_CLASSES = frozenset({"GLACIER", "DEEP_ARCHIVE"})
-INSTANT_STORAGE_CLASSES = frozenset({"GLACIER_IR"})
-ARCHIVE_ACCESS_TIERS = frozenset({"ARCHIVE_ACCESS", "DEEP_ARCHIVE_ACCESS"})
-RESTORED_MARK = 'ongoing-request="false"'
-
-
-def restore_done(restore_header: str | None) -> bool:
-    """True when the Restore header says a restore finished (a temporary copy exists)."""
-    return bool(restore_header) and RESTORED_MARK in str(restore_header).replace(" ", "")
+from registration.build.sources import (
+    ARCHIVE_ACCESS_TIERS,
+    ARCHIVE_STORAGE_CLASSES,
+    INTELLIGENT_TIERING,
+    restore_done,
+)
 
 
 def archive_problem(head: Mapping[str, Any]) -> str | None:
@@ -31,7 +28,7 @@ def archive_problem(head: Mapping[str, Any]) -> str | None:
     archive_status = head.get("ArchiveStatus")
     if storage_class in ARCHIVE_STORAGE_CLASSES:
         tier = storage_class
-    elif storage_class == "INTELLIGENT_TIERING" and archive_status in ARCHIVE_ACCESS_TIERS:
+    elif storage_class == INTELLIGENT_TIERING and archive_status in ARCHIVE_ACCESS_TIERS:
         tier = f"INTELLIGENT_TIERING {archive_status}"
     else:
         return None

@@ -10,10 +10,10 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from registration.contract import DEFAULT_CORS_ORIGINS
 from registration.errors import UsageError
 from registration.stack_outputs import AccessStackOutputs
 from registration.verify.model import (
-    DEFAULT_ORIGINS,
     DEFAULT_SAMPLE,
     BucketTarget,
     MrapTarget,
@@ -58,7 +58,9 @@ def build_target(flags: TargetFlags, outputs: AccessStackOutputs | None) -> Veri
     role_arn = flags.role_arn or (outputs.role_arn if outputs else None)
     external_id = flags.external_id or (outputs.external_id if outputs else None)
     buckets = _buckets(flags, outputs)
-    origins = tuple(flags.origins) or (outputs.cors_origins if outputs else ()) or DEFAULT_ORIGINS
+    origins = (
+        tuple(flags.origins) or (outputs.cors_origins if outputs else ()) or DEFAULT_CORS_ORIGINS
+    )
     mraps = tuple(MrapTarget(m.alias, m.arn) for m in outputs.mraps) if outputs else ()
     if role_arn is None and not buckets:
         problems.append(

@@ -15,7 +15,8 @@ from registration.cli import main
 from registration.exit_codes import ExitStatus
 from tests.standin.testing import encord_env
 
-pytestmark = pytest.mark.e2e
+# The keys-file source builds URLs offline; dummy credentials keep boto3 from looking further.
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("offline_aws")]
 BUCKET = "demo-bucket"
 REGION = "eu-west-1"
 BASE = f"https://{BUCKET}.s3.{REGION}.amazonaws.com/"
@@ -33,14 +34,6 @@ def keys_file(tmp_path: Path) -> Path:
     path = tmp_path / "keys.jsonl"
     path.write_text("".join(json.dumps(obj) + "\n" for obj, _, _ in OBJECTS))
     return path
-
-
-@pytest.fixture(autouse=True)
-def _aws_env(monkeypatch):
-    # The keys-file source builds URLs offline; dummy credentials keep boto3 from looking further.
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
 
 
 def _expected() -> list[tuple[str, str, str, dict[str, object]]]:

@@ -7,15 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from registration.errors import InputError, UsageError
-from registration.stack_outputs import (
+from registration.contract import (
     OUTPUT_BUCKETS,
     OUTPUT_CORS_ORIGINS,
     OUTPUT_EXTERNAL_ID,
     OUTPUT_MRAPS,
     OUTPUT_ROLE_ARN,
-    load_outputs_file,
 )
+from registration.errors import InputError, UsageError
+from registration.stack_outputs import load_outputs_file
 
 RAW = {
     OUTPUT_ROLE_ARN: "arn:aws:iam::123456789012:role/EncordAccess",

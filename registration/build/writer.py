@@ -1,0 +1,148 @@
+"""Write the outputs of a manifest run: registration files, skipped.jsonl, summary.json.
+
+Files are named ``manifest-00001.json`` (and ``.csv``) in order. Each JSON document is
+validated against the shipped schema before it is written; serialisation is orjson in
+insertion order, so the same input gives byte-identical files.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable
+from pathlib import Path
+from typing import IO, Any
+
+import orjson
+
+from registration.build.items import BuiltItem
+from registration.build.skips import SKIPPED_FILE
+from registration.encord import formats as f
+from registration.encord.files import manifest_name
+from registration.encord.schema import validate_document
+from registration.errors import UsageError
+
+DEFAULT_FORMAT = "json"
+FORMATS = (DEFAULT_FORMAT, "csv", "both")
+"""`--format`: JSON registration files, the CSV of the web upload, or both."""
+SUMMARY_FILE = "summary.json"
+_OUR_FILES = ("manifest-[0-9]*.json", "manifest-[0-9]*.csv", SKIPPED_FILE, SUMMARY_FILE)
+
+
+def prepare_out_dir(out_dir: Path, *, force: bool) -> None:
+    """Create `out_dir`; refuse a non-empty one unless `force` (then clear our own files)."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise UsageError(f"--out {out_dir} exists and is not a directory")
+    if out_dir.is_dir() and any(out_dir.iterdir()):
+        if not force:
+            raise UsageError(
+                f"--out {out_dir} is not empty; refusing to mix runs",
+                hint="choose an empty directory, or pass --force to replace its manifest files",
+            )
+        for pattern in _OUR_FILES:
+            for old in out_dir.glob(pattern):
+                old.unlink()
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+
+def build_document(
+    chunk: Iterable[BuiltItem], *, skip_duplicate_urls: bool, upsert_metadata: bool
+) -> dict[str, Any]:
+    """The JSON registration document for one chunk (top-level keys in a fixed order)."""
+    by_key: dict[str, list[dict[str, Any]]] = {}
+    for built in chunk:
+        by_key.setdefault(built.top_key, []).append(built.item)
+    document: dict[str, Any] = {k: by_key[k] for k in f.TOP_LEVEL_ORDER if k in by_key}
+    document[f.SKIP_DUPLICATE_URLS_KEY] = skip_duplicate_urls
+    if upsert_metadata:
+        document[f.UPSERT_METADATA_KEY] = True
+    return document
+
+
+def csv_rows(chunk: Iterable[BuiltItem]) -> tuple[list[str], list[list[str]]]:
+    """Header and rows of the CSV form (web upload): one row per URL, title in its kind's column."""
+    rows: list[tuple[str, str, str]] = []
+    kinds: set[str] = set()
+    for built in chunk:
+        item, kind = built.item, built.kind
+        kinds.add(kind)
+        title = item.get(f.TITLE, "")
+        if f.OBJECT_URL in item:
+            rows.append((kind, item[f.OBJECT_URL], title))
+            continue
+        for n in range(built.urls):
+            rows.append((kind, item[f"{f.OBJECT_URL_N}{n}"], title))
+    columns = [k for k in f.CSV_TITLE_HEADER if k in kinds]
+    header = [f.CSV_URL_HEADER] + [f.CSV_TITLE_HEADER[k] for k in columns]
+    position = {k: i for i, k in enumerate(columns, 1)}
+    table = []
+    for kind, url, title in rows:
+        row = [url] + [""] * len(columns)
+        row[position[kind]] = title
+        table.append(row)
+    return header, table
+
+
+class ManifestWriter:
+    """Writes chunk files and skipped.jsonl into one output directory."""
+
+    def __init__(
+        self,
+        out_dir: Path,
+        *,
+        fmt: str = "json",
+        skip_duplicate_urls: bool = True,
+        upsert_metadata: bool = False,
+    ) -> None:
+        if fmt not in FORMATS:
+            raise UsageError(f"--format {fmt!r}: choose one of {', '.join(FORMATS)}")
+        self.out_dir = out_dir
+        self.fmt = fmt
+        self.skip_duplicate_urls = skip_duplicate_urls
+        self.upsert_metadata = upsert_metadata
+        self.files: list[Path] = []
+        self._index = 0
+        self._skipped: IO[bytes] = (out_dir / SKIPPED_FILE).open("wb")
+
+    def write_chunk(self, chunk: list[BuiltItem]) -> list[Path]:
+        """Validate and write one chunk; returns the paths written."""
+        self._index += 1
+        document = build_document(
+            chunk,
+            skip_duplicate_urls=self.skip_duplicate_urls,
+            upsert_metadata=self.upsert_metadata,
+        )
+        json_path = self.out_dir / manifest_name(self._index, "json")
+        validate_document(document, json_path.name)
+        written: list[Path] = []
+        if self.fmt in ("json", "both"):
+            json_path.write_bytes(orjson.dumps(document) + b"\n")
+            written.append(json_path)
+        if self.fmt in ("csv", "both"):
+            header, rows = csv_rows(chunk)
+            buffer = io.StringIO()
+            out = csv.writer(buffer, lineterminator="\n")
+            out.writerow(header)
+            out.writerows(rows)
+            csv_path = self.out_dir / manifest_name(self._index, "csv")
+            csv_path.write_text(buffer.getvalue(), encoding="utf-8", newline="")
+            written.append(csv_path)
+        self.files += written
+        return written
+
+    def skip(self, bucket: str, key: str, reason: str, detail: str | None) -> None:
+        """Append one line to skipped.jsonl."""
+        line: dict[str, str] = {"bucket": bucket, "key": key, "reason": reason}
+        if detail:
+            line["detail"] = detail
+        self._skipped.write(orjson.dumps(line) + b"\n")
+
+    def write_summary(self, summary: dict[str, Any]) -> Path:
+        """Write summary.json (sorted keys, indented: read by people and scripts)."""
+        path = self.out_dir / SUMMARY_FILE
+        path.write_bytes(orjson.dumps(summary, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS))
+        return path
+
+    def close(self) -> None:
+        """Flush and close skipped.jsonl."""
+        self._skipped.close()

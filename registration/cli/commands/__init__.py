@@ -1,0 +1,1 @@
+"""One module per sub-command: HELP, DESCRIPTION, add_arguments(parser), run(args, console)."""

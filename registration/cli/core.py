@@ -1,0 +1,96 @@
+"""`encord-register`: the entry point, and the one place exceptions become exit codes.
+
+A thin dispatcher in the style of httpie: `main(argv) -> int` parses, hands the command a
+`Console`, and maps the helper's errors, Ctrl-C and anything unexpected to a documented
+exit status with a one-line message (the traceback only with `-v`).
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+from types import FrameType
+
+from registration.aws_errors import AUTH_CODES, error_code, error_message
+from registration.cli.console import Console
+from registration.cli.parser import build_parser
+from registration.errors import RegisterError
+from registration.exit_codes import ExitStatus
+
+TROUBLESHOOTING = "see docs/troubleshooting.md"
+"""Where an error without a hint of its own sends the user."""
+
+
+def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run `encord-register` with `argv`; return the process exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    console = Console(json_mode=bool(getattr(args, "json", False)))
+    if not getattr(args, "_run", None):
+        parser.print_help(console.err)
+        return ExitStatus.USAGE
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        return int(args._run(args, console))
+    except RegisterError as exc:
+        hint = "" if exc.hint else f"\n  hint: {TROUBLESHOOTING}"
+        console.error(f"{exc}{hint}")
+        return int(exc.exit_status)
+    except KeyboardInterrupt:
+        console.notice("interrupted: progress is saved; run the same command again to resume.")
+        return int(ExitStatus.INTERRUPTED)
+    except BrokenPipeError:
+        return int(ExitStatus.OK)
+    except Exception as exc:  # the last line of defence against tracebacks
+        if args.verbose:
+            raise
+        status, message = unexpected(exc)
+        console.error(f"{message}\n  hint: {TROUBLESHOOTING}")
+        return int(status)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def unexpected(exc: Exception) -> tuple[ExitStatus, str]:
+    """An exit status and a one-line message for an exception no command translated."""
+    from botocore.exceptions import (
+        ClientError,
+        EndpointConnectionError,
+        NoCredentialsError,
+        NoRegionError,
+    )
+
+    if isinstance(exc, NoCredentialsError):
+        return ExitStatus.AUTH, (
+            "no AWS credentials found; configure them (AWS_PROFILE, environment variables, "
+            "SSO or an instance role) and run again"
+        )
+    if isinstance(exc, NoRegionError):
+        return ExitStatus.USAGE, "no AWS region configured; set AWS_REGION or pass --region"
+    if isinstance(exc, EndpointConnectionError):
+        return ExitStatus.REMOTE, f"cannot reach AWS: {exc}; check the network and AWS_ENDPOINT_URL"
+    if isinstance(exc, ClientError):
+        code = error_code(exc)
+        text = f"AWS refused {exc.operation_name}: {code} {error_message(exc)}".strip()
+        if code in AUTH_CODES:
+            return ExitStatus.AUTH, text + "; check the credentials' permissions"
+        return ExitStatus.REMOTE, text
+    return ExitStatus.FAILURE, (
+        f"internal error: {type(exc).__name__}: {exc} (a bug: run again with -v for the "
+        "traceback and report it)"
+    )
+
+
+def entry_point() -> None:
+    """Console-script entry: exit with `main`'s code."""
+    sys.exit(main())

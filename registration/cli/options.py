@@ -1,0 +1,230 @@
+"""Options used by more than one command, each defined once, and their parsing into records.
+
+Commands never import each other: `manifest`, `register` and `schema` all take the source
+and item options from `add_source_options`; `register` and `schema` the Encord connection
+from `add_encord_options`; `manifest` and `register` `--schema` from `add_schema_option`.
+The `*_spec`/`*_options` functions turn a parsed namespace into the frozen records the
+stages take, so nothing past this module sees an argparse `Namespace`.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from registration.build.sources.s3_listing import DEFAULT_LIST_WORKERS
+from registration.build.spec import BuildOptions, SourceSpec
+from registration.build.titles import DEFAULT_TITLE_MODE, TITLE_MODES
+from registration.build.urls import DEFAULT_URL_STYLE, URL_STYLES
+from registration.encord.connection import (
+    DEFAULT_DOMAIN,
+    ENV_DOMAIN,
+    ENV_KEY,
+    ENV_KEY_FILE,
+    EncordConnection,
+)
+from registration.encord.limits import DEFAULT_ITEMS_PER_FILE, MAX_ITEMS_PER_FILE
+from registration.metadata_schema.organisation import ORG_SCHEMA
+
+
+def add_stack_options(group: argparse._ArgumentGroup) -> None:
+    """`--stack-outputs FILE` and `--stack NAME`: where the access stack's outputs come from."""
+    group.add_argument(
+        "--stack-outputs",
+        type=Path,
+        metavar="FILE",
+        help="cdk-outputs.json of the access stack (`cdk deploy --outputs-file`): its buckets, "
+        "prefixes, regions and MRAPs",
+    )
+    group.add_argument(
+        "--stack", metavar="NAME", help="the access stack's name (read from CloudFormation)"
+    )
+
+
+def add_source_options(parser: argparse.ArgumentParser) -> None:
+    """Every source and item-building option (what `manifest` reads and how it builds items)."""
+    src = parser.add_argument_group(
+        "source (one of --bucket, --inventory, --keys-file, or a stack)"
+    )
+    src.add_argument("--bucket", metavar="NAME", help="list this bucket with ListObjectsV2")
+    src.add_argument(
+        "--prefix",
+        action="append",
+        default=None,
+        metavar="P",
+        help="only keys under this prefix (repeatable; default: the stack's prefixes or all)",
+    )
+    src.add_argument(
+        "--list-workers",
+        type=int,
+        default=DEFAULT_LIST_WORKERS,
+        metavar="N",
+        help=f"concurrent listing requests (default {DEFAULT_LIST_WORKERS})",
+    )
+    src.add_argument(
+        "--inventory",
+        metavar="PATH_OR_S3_URI",
+        help="an S3 Inventory report's manifest.json (CSV or Parquet), local or s3://",
+    )
+    src.add_argument(
+        "--keys-file",
+        type=Path,
+        metavar="PATH",
+        help="one key per line, or JSON Lines with key and optional size, storage_class, metadata",
+    )
+    add_stack_options(src)
+    src.add_argument("--region", help="the bucket's region (default: HeadBucket or the stack)")
+    src.add_argument(
+        "--head-intelligent-tiering",
+        action="store_true",
+        help="HeadObject each INTELLIGENT_TIERING object of a listing to find those in an "
+        "archive tier (a listing cannot tell; an inventory can)",
+    )
+    src.add_argument(
+        "--mrap-arn",
+        metavar="ARN",
+        help="address objects through this Multi-Region Access Point (default: the stack's)",
+    )
+    items = parser.add_argument_group("items")
+    items.add_argument(
+        "--type-map",
+        action="append",
+        default=[],
+        metavar="EXT=TYPE",
+        help="classify extension EXT as TYPE (image, video, audio, text, pdf, nifti, dicom)",
+    )
+    items.add_argument(
+        "--image-group",
+        action="append",
+        default=[],
+        metavar="PATTERN",
+        help="folders matching this glob (or re:REGEX) become one image group each",
+    )
+    items.add_argument(
+        "--image-sequence",
+        action="append",
+        default=[],
+        metavar="PATTERN",
+        help="folders matching this pattern become one image sequence (createVideo) each",
+    )
+    items.add_argument(
+        "--dicom-series",
+        action="append",
+        default=[],
+        metavar="PATTERN",
+        help="folders matching this pattern become one DICOM series each "
+        "(default: every folder holding .dcm files)",
+    )
+    items.add_argument(
+        "--metadata",
+        type=Path,
+        metavar="FILE",
+        help="clientMetadata per key (CSV with a `key` column, or JSON Lines with `key`)",
+    )
+    items.add_argument(
+        "--title",
+        choices=TITLE_MODES,
+        default=DEFAULT_TITLE_MODE,
+        help=f"item titles (default: the {DEFAULT_TITLE_MODE})",
+    )
+    items.add_argument(
+        "--url-style",
+        choices=URL_STYLES,
+        default=DEFAULT_URL_STYLE,
+        help="virtual-hosted (default) or path-style URLs (dotted bucket names use path style)",
+    )
+    items.add_argument(
+        "--max-items",
+        type=int,
+        default=DEFAULT_ITEMS_PER_FILE,
+        metavar="N",
+        help=f"items per file (default {DEFAULT_ITEMS_PER_FILE:,}; at most {MAX_ITEMS_PER_FILE:,})",
+    )
+    items.add_argument(
+        "--skip-duplicate-urls",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="ask Encord to skip URLs already in the folder (default: on)",
+    )
+    items.add_argument(
+        "--upsert-metadata",
+        action="store_true",
+        help="with --skip-duplicate-urls, update metadata of items already registered",
+    )
+
+
+def add_encord_options(
+    parser: argparse.ArgumentParser, title: str = "Encord"
+) -> argparse._ArgumentGroup:
+    """`--ssh-key-file` and `--encord-domain`, in a group the caller may add more to."""
+    group = parser.add_argument_group(title)
+    group.add_argument(
+        "--ssh-key-file",
+        type=Path,
+        metavar="PATH",
+        help=f"Encord SSH private key (default: {ENV_KEY_FILE} or {ENV_KEY}); never printed",
+    )
+    group.add_argument(
+        "--encord-domain",
+        metavar="URL",
+        help=f"Encord API domain (default: {ENV_DOMAIN} or {DEFAULT_DOMAIN})",
+    )
+    return group
+
+
+def add_schema_option(parser: argparse.ArgumentParser) -> None:
+    """`--schema FILE|encord`: refuse items whose metadata breaks a metadata schema."""
+    parser.add_argument(
+        "--schema",
+        metavar=f"FILE|{ORG_SCHEMA}",
+        help="refuse items whose clientMetadata breaks this metadata schema (a file from "
+        f"`encord-register schema --write`, or `{ORG_SCHEMA}` for the organisation's schema, "
+        "read with the Encord key and domain of --ssh-key-file/--encord-domain or the "
+        "ENCORD_* variables); "
+        "refused items go to skipped.jsonl with the key and the reason, before anything is sent",
+    )
+
+
+def add_json_option(parser: argparse.ArgumentParser | argparse._ArgumentGroup, what: str) -> None:
+    """`--json`: the command's result as one JSON document on stdout."""
+    parser.add_argument("--json", action="store_true", help=f"print {what} as JSON on stdout")
+
+
+# --- parsed arguments -> records ------------------------------------------------------------
+
+
+def source_spec(args: argparse.Namespace) -> SourceSpec:
+    """The source options as a `SourceSpec`."""
+    return SourceSpec(
+        bucket=args.bucket,
+        prefixes=tuple(args.prefix or ()),
+        inventory=args.inventory,
+        keys_file=args.keys_file,
+        stack_outputs=args.stack_outputs,
+        stack=args.stack,
+        region=args.region,
+        mrap_arn=args.mrap_arn,
+        list_workers=args.list_workers,
+        head_intelligent_tiering=args.head_intelligent_tiering,
+    )
+
+
+def build_options(args: argparse.Namespace) -> BuildOptions:
+    """The item options as `BuildOptions`."""
+    return BuildOptions(
+        type_map=tuple(args.type_map),
+        image_groups=tuple(args.image_group),
+        image_sequences=tuple(args.image_sequence),
+        dicom_series=tuple(args.dicom_series),
+        metadata_file=args.metadata,
+        title=args.title,
+        url_style=args.url_style,
+        max_items=args.max_items,
+        skip_duplicate_urls=args.skip_duplicate_urls,
+        upsert_metadata=args.upsert_metadata,
+    )
+
+
+def encord_connection(args: argparse.Namespace) -> EncordConnection:
+    """The Encord connection options as an `EncordConnection`."""
+    return EncordConnection(ssh_key_file=args.ssh_key_file, domain=args.encord_domain)

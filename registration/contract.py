@@ -1,0 +1,139 @@
+"""The contract between the access stack (`stacks/`) and the helper, in one dependency-free module.
+
+Both sides import these names and nothing else: the stack publishes its `CfnOutput`s under the
+output keys and writes the CORS rule; the helper reads the outputs back
+(`registration.stack_outputs`) and `verify` checks the same CORS rule. Nothing here imports
+aws-cdk-lib, boto3 or the encord SDK, so the stack, the helper and a Lambda bundle can all use
+it.
+
+JSON shapes of the structured outputs:
+
+- ``EncordBuckets``: ``[{"name": str, "region": str, "prefixes": [str, ...],
+  "created": bool, "writePrefix": str | null, "kmsKeyArn": str | null}]``;
+  a prefix of ``""`` means the whole bucket.
+- ``EncordMultiRegionAccessPoints``: ``[{"alias": str, "arn": str, "buckets": [str, ...]}]``
+- ``EncordCorsOrigins``: ``[str, ...]``
+- ``EncordTrustedPrincipals``: ``[str, ...]``, the principals the role trusts, as IAM ARNs
+  (an account ID becomes ``arn:aws:iam::ACCOUNT:root``); absent from older stacks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Final
+
+# --- stack outputs -------------------------------------------------------------------------
+
+OUTPUT_ROLE_ARN: Final = "EncordRoleArn"
+OUTPUT_EXTERNAL_ID: Final = "EncordExternalId"
+OUTPUT_BUCKETS: Final = "EncordBuckets"
+OUTPUT_MRAPS: Final = "EncordMultiRegionAccessPoints"
+OUTPUT_CORS_ORIGINS: Final = "EncordCorsOrigins"
+OUTPUT_TRUSTED_PRINCIPALS: Final = "EncordTrustedPrincipals"
+
+ALL_OUTPUT_KEYS: Final = (
+    OUTPUT_ROLE_ARN,
+    OUTPUT_EXTERNAL_ID,
+    OUTPUT_BUCKETS,
+    OUTPUT_MRAPS,
+    OUTPUT_CORS_ORIGINS,
+    OUTPUT_TRUSTED_PRINCIPALS,
+)
+REQUIRED_OUTPUT_KEYS: Final = (OUTPUT_ROLE_ARN, OUTPUT_EXTERNAL_ID, OUTPUT_BUCKETS)
+"""Outputs every access stack has; the others are optional (older stacks lack some)."""
+
+# Field names inside the structured outputs.
+BUCKET_NAME: Final = "name"
+BUCKET_REGION: Final = "region"
+BUCKET_PREFIXES: Final = "prefixes"
+BUCKET_CREATED: Final = "created"
+BUCKET_WRITE_PREFIX: Final = "writePrefix"
+BUCKET_KMS_KEY_ARN: Final = "kmsKeyArn"
+MRAP_ALIAS: Final = "alias"
+MRAP_ARN: Final = "arn"
+MRAP_BUCKETS: Final = "buckets"
+
+
+def bucket_output(
+    *,
+    name: str,
+    region: str,
+    prefixes: Sequence[str],
+    created: bool,
+    write_prefix: str | None,
+    kms_key_arn: str | None,
+) -> dict[str, Any]:
+    """One entry of the ``EncordBuckets`` output (the stack writes it, the helper reads it)."""
+    return {
+        BUCKET_NAME: name,
+        BUCKET_REGION: region,
+        BUCKET_PREFIXES: list(prefixes),
+        BUCKET_CREATED: created,
+        BUCKET_WRITE_PREFIX: write_prefix,
+        BUCKET_KMS_KEY_ARN: kms_key_arn,
+    }
+
+
+def mrap_output(*, alias: str, arn: str, buckets: Sequence[str]) -> dict[str, Any]:
+    """One entry of the ``EncordMultiRegionAccessPoints`` output."""
+    return {MRAP_ALIAS: alias, MRAP_ARN: arn, MRAP_BUCKETS: list(buckets)}
+
+
+def principal_arn(principal: str, partition: str = "aws") -> str:
+    """A trusted principal as an IAM ARN: an account ID becomes ``arn:PARTITION:iam::ID:root``."""
+    return f"arn:{partition}:iam::{principal}:root" if principal.isdigit() else principal
+
+
+# --- CORS -----------------------------------------------------------------------------------
+
+DEFAULT_CORS_ORIGINS: Final[tuple[str, ...]] = (
+    "https://app.encord.com",
+    "https://app.us.encord.com",
+)
+"""Encord's web apps (EU and US), the origins that fetch media in the browser.
+Decision (aws-access.md): configurable, never ``*``."""
+
+DEFAULT_CORS_MAX_AGE_SECONDS: Final = 3600
+"""How long browsers may cache a preflight answer."""
+
+CORS_METHODS: Final[tuple[str, ...]] = ("GET", "HEAD")
+"""Methods Encord's apps use on media: GET, and HEAD for sizes."""
+
+CORS_ALLOWED_HEADERS: Final[tuple[str, ...]] = ("*",)
+"""Request headers the rule allows (``Range`` among them: byte-range reads need it)."""
+
+CORS_EXPOSED_HEADERS: Final[tuple[str, ...]] = (
+    "ETag",
+    "Content-Length",
+    "Content-Range",
+    "Accept-Ranges",
+)
+"""Response headers video players and byte-range readers need to see."""
+
+RANGE_HEADER: Final = "Range"
+"""Request header of byte-range reads: the GET rule must allow it."""
+
+CORS_RULE_ID_PREFIX: Final = "encord-access-"
+MAX_CORS_RULE_ID_CHARS: Final = 255
+"""S3's limit on a CORS rule ID."""
+
+
+def cors_rule_id(owner: str) -> str:
+    """The ID of the one CORS rule an owner (the stack's name) keeps on each bucket."""
+    return f"{CORS_RULE_ID_PREFIX}{owner}"[:MAX_CORS_RULE_ID_CHARS]
+
+
+def cors_rule(
+    rule_id: str,
+    origins: Sequence[str],
+    max_age_seconds: int = DEFAULT_CORS_MAX_AGE_SECONDS,
+) -> dict[str, Any]:
+    """The CORS rule Encord needs, in the shape of S3's ``PutBucketCors`` API (boto3)."""
+    return {
+        "ID": rule_id,
+        "AllowedOrigins": list(origins),
+        "AllowedMethods": list(CORS_METHODS),
+        "AllowedHeaders": list(CORS_ALLOWED_HEADERS),
+        "ExposeHeaders": list(CORS_EXPOSED_HEADERS),
+        "MaxAgeSeconds": max_age_seconds,
+    }

@@ -1,0 +1,81 @@
+"""Validate registration files against THE shipped JSON Schema of Encord's format.
+
+The hot path runs `jsonschema-rs` (compiled from `schemas/registration.schema.json`);
+only when a document fails is it re-validated with `jsonschema` to name the item and
+the JSON path of the first error. Both read the same file.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from registration.errors import InputError
+
+SCHEMA_RESOURCE = "schemas/registration.schema.json"
+
+
+class ManifestInvalid(InputError):
+    """A registration document does not match the schema; names file, item and path."""
+
+    def __init__(self, message: str, *, source: str, item: str | None, path: str) -> None:
+        super().__init__(message, source=source)
+        self.item = item
+        self.path = path
+
+
+@cache
+def registration_schema() -> dict[str, Any]:
+    """The shipped JSON Schema of Encord's registration format."""
+    text = resources.files("registration.encord").joinpath(SCHEMA_RESOURCE).read_text("utf-8")
+    schema: dict[str, Any] = json.loads(text)
+    return schema
+
+
+@cache
+def _fast_validator() -> Any:
+    import jsonschema_rs
+
+    return jsonschema_rs.validator_for(registration_schema())
+
+
+def _json_path(parts: Any) -> str:
+    path = "$"
+    for part in parts:
+        path += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return path
+
+
+def explain(document: Any, source: str) -> ManifestInvalid | None:
+    """The first schema error in `document` with its item and JSON path, or None."""
+    import jsonschema  # type: ignore[import-untyped]
+
+    validator = jsonschema.Draft202012Validator(registration_schema())
+    error = jsonschema.exceptions.best_match(validator.iter_errors(document))
+    if error is None:
+        return None
+    parts = list(error.absolute_path)
+    item: str | None = None
+    if len(parts) >= 2 and isinstance(parts[1], int):
+        entry = document[parts[0]][parts[1]]
+        name = entry.get("title") or entry.get("objectUrl") if isinstance(entry, dict) else None
+        item = f"{parts[0]}[{parts[1]}]" + (f" ({name})" if name else "")
+    where = f"item {item}, " if item else ""
+    path = _json_path(parts)
+    return ManifestInvalid(
+        f"{source}: {where}at {path}: {error.message}", source=source, item=item, path=path
+    )
+
+
+def validate_document(document: Any, source: str) -> None:
+    """Raise `ManifestInvalid` naming `source`, the item and the path when invalid."""
+    if _fast_validator().is_valid(document):
+        return
+    problem = explain(document, source)
+    if problem is None:  # the two validators disagree: report rather than pass silently
+        problem = ManifestInvalid(
+            f"{source}: rejected by the schema", source=source, item=None, path="$"
+        )
+    raise problem

@@ -1,0 +1,176 @@
+"""The register stage's entry points: which files to send, and sending them.
+
+`prepare_files` decides what is sent (the given directory, a `--schema`-checked copy of it,
+or files built on the fly from a source) and where the state lives; `register` resolves
+the integration and folder and drives the registrar; both take frozen records.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from registration.build.manifests import build_manifests
+from registration.build.spec import BuildOptions, OutputSpec, SourceSpec
+from registration.encord.client import EncordSession
+from registration.encord.connection import EncordConnection
+from registration.encord.formats import ItemCheck
+from registration.encord.retry import RetryPolicy, Stopped
+from registration.errors import UsageError
+from registration.metadata_schema.filtering import schema_checked_manifests
+from registration.register.files import ManifestFile, iter_manifest_files
+from registration.register.registrar import Registrar, SubmitOptions
+from registration.register.report import FileState, RunReport, file_report, write_report
+from registration.register.spec import STATE_DIR, STATE_FILE, EncordTarget, RegisterOptions
+from registration.register.state import StateStore
+from registration.reporter import Reporter
+
+SCHEMA_CHECKED_DIR = "schema-checked"
+"""Under the state directory: copies of the files without the items `--schema` refuses."""
+BUILT_DIR = "manifests"
+"""Under the state directory: files built on the fly from a source."""
+
+
+@dataclass(frozen=True)
+class PreparedFiles:
+    """The registration files to send and the state file that remembers them."""
+
+    directory: Path
+    files: tuple[ManifestFile, ...]
+    state: Path
+
+
+def prepare_files(
+    manifests: Path | None,
+    source: SourceSpec,
+    build: BuildOptions,
+    state: Path | None,
+    checks: Sequence[ItemCheck],
+    reporter: Reporter,
+) -> PreparedFiles:
+    """The files to send: `manifests`, or built from `source`; `checks` applied to either.
+
+    Refused items are left out of copies of the files (the originals are never
+    rewritten), before anything is sent; the state stays beside the original files.
+    """
+    if manifests is not None:
+        state = state or manifests / STATE_DIR / STATE_FILE
+        directory = manifests
+        if checks:
+            directory = schema_checked_manifests(
+                manifests, state.parent / SCHEMA_CHECKED_DIR, checks, reporter
+            )
+    else:
+        if not source.given:
+            raise UsageError(
+                "no input: give --manifests DIR (the output of `encord-register manifest`), "
+                "or a source option of `manifest` such as --bucket NAME or --stack-outputs FILE"
+            )
+        base = state.parent if state else Path(STATE_DIR)
+        state = state or base / STATE_FILE
+        directory = base / BUILT_DIR
+        build_manifests(
+            source, build, OutputSpec(directory, force=True), reporter, item_checks=checks
+        )
+    return PreparedFiles(directory, tuple(iter_manifest_files(directory)), state)
+
+
+def register(
+    prepared: PreparedFiles,
+    target: EncordTarget,
+    options: RegisterOptions,
+    connection: EncordConnection,
+    reporter: Reporter,
+) -> RunReport:
+    """Resolve the integration and folder, then register every file (or plan it, dry run).
+
+    The report is built from the state file, so it covers earlier runs too; with
+    `options.report` it is written there on every exit once the folder is known, including
+    Ctrl-C (then `KeyboardInterrupt` is raised) and failures (the error is raised).
+    """
+    options.check()
+    session = EncordSession(
+        connection.client(),
+        policy=RetryPolicy(max_attempts=options.max_retries, base_delay=options.retry_base_delay),
+        on_retry=lambda action, attempt, exc, wait: reporter.warn(
+            f"{action}: {type(exc).__name__}, retrying in {wait:.1f}s (attempt {attempt})"
+        ),
+    )
+    integration = session.resolve_integration(target.integration)
+    folder = session.resolve_folder(
+        target.folder,
+        description=target.folder_description,
+        create=target.create_folder,
+        dry_run=options.dry_run,
+    )
+    report = RunReport(
+        folder=folder.path,
+        folder_uuid=folder.uuid,
+        integration=integration.title,
+        integration_id=integration.id,
+        dry_run=options.dry_run,
+        would_create_folders=folder.would_create,
+        created_folders=folder.created,
+    )
+    if options.dry_run:
+        _plan(prepared, folder.uuid, report)
+        _write(report, options)
+        return report
+
+    state = StateStore(prepared.state)
+    registrar = Registrar(
+        session,
+        state,
+        folder,
+        SubmitOptions(
+            integration_id=integration.id,
+            ignore_errors=options.ignore_errors,
+            retry_failed=options.retry_failed,
+            jobs=options.jobs,
+        ),
+        on_progress=lambda done, total: reporter.progress("units", done, total),
+    )
+
+    def fold() -> None:
+        report.files = [
+            file_report(
+                m, state.chain(registrar.folder_uuid, m.key, m.sha256), m.key in registrar.sent
+            )
+            for m in prepared.files
+        ]
+
+    try:
+        registrar.run(list(prepared.files))
+    except (KeyboardInterrupt, Stopped):
+        session.stop.set()
+        report.interrupted = True
+        fold()
+        _write(report, options)
+        raise KeyboardInterrupt from None
+    except BaseException:
+        session.stop.set()
+        fold()
+        _write(report, options)
+        raise
+    fold()
+    _write(report, options)
+    return report
+
+
+def _write(report: RunReport, options: RegisterOptions) -> None:
+    if options.report is not None:
+        write_report(report, options.report)
+
+
+def _plan(prepared: PreparedFiles, folder_uuid: str | None, report: RunReport) -> None:
+    """A dry run's report: what each file's state says, unsent files marked `would_send`."""
+    state = StateStore(prepared.state) if prepared.state.exists() and folder_uuid else None
+    for manifest in prepared.files:
+        chain = (
+            state.chain(folder_uuid, manifest.key, manifest.sha256) if state and folder_uuid else []
+        )
+        entry = file_report(manifest, chain, sent=False)
+        if entry.state is FileState.NOT_SENT:
+            entry.state = FileState.WOULD_SEND
+        report.files.append(entry)

@@ -1,0 +1,62 @@
+"""What a register run is asked to do, as frozen records: the Encord target and how to run.
+
+The CLI parses its flags into these (`registration.cli.options`); a Lambda or another
+program builds them directly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+from registration.encord.retry import DEFAULT_BASE_DELAY, DEFAULT_MAX_ATTEMPTS
+from registration.errors import UsageError
+
+DEFAULT_JOBS: Final = 4
+"""Registration files in flight at once."""
+
+STATE_DIR: Final = ".encord-register"
+"""Where the state lives: beside the registration files, or in the current directory."""
+STATE_FILE: Final = "register-state.sqlite"
+
+
+@dataclass(frozen=True)
+class EncordTarget:
+    """Where the data goes in Encord: the cloud integration and the folder."""
+
+    integration: str
+    """The integration's exact title or UUID."""
+    folder: str
+    """`parent/child` (exact names), or the folder's UUID."""
+    folder_description: str | None = None
+    """Description of a folder this run creates."""
+    create_folder: bool = True
+    """Create missing folders (else a missing folder is an error)."""
+
+
+@dataclass(frozen=True)
+class RegisterOptions:
+    """How to register: parallelism, error handling, retries, and where the state lives."""
+
+    jobs: int = DEFAULT_JOBS
+    ignore_errors: bool = True
+    """Let a job finish when single units fail (they are reported)."""
+    retry_failed: bool = False
+    """Re-send only the units that failed earlier, by URL."""
+    dry_run: bool = False
+    max_retries: int = DEFAULT_MAX_ATTEMPTS
+    retry_base_delay: float = DEFAULT_BASE_DELAY
+    state: Path | None = None
+    """The state file (default: `STATE_DIR/STATE_FILE` beside the files)."""
+    report: Path | None = None
+    """Where to write the JSON report (also when the run stops early)."""
+
+    def check(self) -> None:
+        """Raise UsageError (naming the flag) when a value cannot be used."""
+        if self.jobs < 1:
+            raise UsageError(f"--jobs must be at least 1, got {self.jobs}")
+        if self.max_retries < 1:
+            raise UsageError(f"--max-retries must be at least 1, got {self.max_retries}")
+        if self.retry_base_delay < 0:
+            raise UsageError("--retry-base-delay must not be negative")

@@ -1,0 +1,283 @@
+"""The register command's memory: a SQLite file that makes every run resumable.
+
+One row per submission (a registration file, or the failed units of one being
+re-sent). A row is written before every remote call and after it, so that after a
+crash at any instant the next run knows, for each file, whether:
+- it was never sent (`new`),
+- a start call was under way and its fate is unknown (`starting`: re-send with
+  `skip_duplicate_urls` forced on),
+- Encord accepted it and gave a job UUID (`started`: poll that job again),
+- the job finished (`finished`, with the job's final result) or Encord refused the
+  file outright (`rejected`).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, TypeVar
+
+import orjson
+
+from registration.errors import UsageError
+
+SCHEMA_VERSION = "1"
+"""Written into a new state file; a file of another version is refused, not misread."""
+
+
+class Status(StrEnum):
+    """Where one submission stands (see the module docstring)."""
+
+    NEW = "new"
+    STARTING = "starting"
+    STARTED = "started"
+    FINISHED = "finished"
+    REJECTED = "rejected"
+
+
+FINAL_STATUSES = frozenset({Status.FINISHED, Status.REJECTED})
+"""Statuses after which nothing is sent or polled for a submission any more."""
+
+
+class Kind(StrEnum):
+    """What a submission sends: a whole file, or the failed units of an earlier one."""
+
+    FILE = "file"
+    RETRY = "retry"
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS submissions (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    folder_uuid TEXT NOT NULL,
+    file_key TEXT NOT NULL,
+    content_sha256 TEXT NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('file', 'retry')),
+    parent_id INTEGER REFERENCES submissions(id),
+    document BLOB,
+    unit_count INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    forced_skip_duplicates INTEGER NOT NULL DEFAULT 0,
+    job_uuid TEXT,
+    created_at TEXT NOT NULL,
+    submitted_at TEXT,
+    started_at TEXT,
+    finished_at TEXT,
+    job_status TEXT,
+    result BLOB,
+    error TEXT
+);
+CREATE INDEX IF NOT EXISTS submissions_file ON submissions (folder_uuid, file_key);
+"""
+
+
+StatusOrKind = TypeVar("StatusOrKind", Status, Kind)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+@dataclass(frozen=True)
+class Submission:
+    """One row of the state store."""
+
+    id: int
+    folder_uuid: str
+    file_key: str
+    content_sha256: str
+    kind: Kind
+    parent_id: int | None
+    document: dict[str, Any] | None
+    unit_count: int
+    status: Status
+    attempts: int
+    forced_skip_duplicates: bool
+    job_uuid: str | None
+    submitted_at: str | None
+    finished_at: str | None
+    job_status: str | None
+    result: dict[str, Any] | None
+    error: str | None
+
+
+class StateStore:
+    """Thread-safe access to the state file; every write is committed at once."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.executescript(_SCHEMA)
+            self._db.execute(
+                "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
+                (SCHEMA_VERSION,),
+            )
+            row = self._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        except sqlite3.DatabaseError as exc:
+            raise UsageError(
+                f"cannot use the state file {path}: {exc}",
+                hint="pass another --state path, or move the broken file away",
+            ) from None
+        if row is None or row[0] != SCHEMA_VERSION:
+            self._db.close()
+            raise UsageError(
+                f"the state file {path} has format version {row[0] if row else None!r}; "
+                f"this version of encord-register reads version {SCHEMA_VERSION!r}",
+                hint="use the encord-register version that wrote it, or pass another --state path",
+            )
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        """Close the database."""
+        with self._lock:
+            self._db.close()
+
+    def _write(self, sql: str, params: tuple[Any, ...]) -> int:
+        with self._lock:
+            cursor = self._db.execute(sql, params)
+            return int(cursor.lastrowid or 0)
+
+    def _rows(self, sql: str, params: tuple[Any, ...]) -> list[Submission]:
+        with self._lock:
+            cursor = self._db.execute(sql, params)
+            return [_row(r) for r in cursor.fetchall()]
+
+    # -- writes --------------------------------------------------------------------------
+    def create(
+        self,
+        *,
+        folder_uuid: str,
+        file_key: str,
+        content_sha256: str,
+        unit_count: int,
+        kind: Kind = Kind.FILE,
+        parent_id: int | None = None,
+        document: dict[str, Any] | None = None,
+        forced_skip_duplicates: bool = False,
+    ) -> int:
+        """Record a submission that has not been sent yet; return its id."""
+        return self._write(
+            "INSERT INTO submissions (folder_uuid, file_key, content_sha256, kind, parent_id,"
+            " document, unit_count, status, forced_skip_duplicates, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                folder_uuid,
+                file_key,
+                content_sha256,
+                Kind(kind).value,
+                parent_id,
+                orjson.dumps(document) if document is not None else None,
+                unit_count,
+                Status.NEW.value,
+                int(forced_skip_duplicates),
+                _now(),
+            ),
+        )
+
+    def mark_starting(self, sid: int, *, forced_skip_duplicates: bool) -> None:
+        """Written just before a start call: from now on its fate is unknown until answered."""
+        self._write(
+            "UPDATE submissions SET status=?, attempts=attempts+1, submitted_at=?,"
+            " forced_skip_duplicates=MAX(forced_skip_duplicates, ?) WHERE id=?",
+            (Status.STARTING.value, _now(), int(forced_skip_duplicates), sid),
+        )
+
+    def mark_started(self, sid: int, job_uuid: str) -> None:
+        """Encord accepted the submission as job `job_uuid`."""
+        self._write(
+            "UPDATE submissions SET status=?, job_uuid=?, started_at=? WHERE id=?",
+            (Status.STARTED.value, job_uuid, _now(), sid),
+        )
+
+    def mark_finished(self, sid: int, job_status: str, result: dict[str, Any]) -> None:
+        """The job reached a final state; `result` is its outcome."""
+        self._write(
+            "UPDATE submissions SET status=?, job_status=?, result=?, finished_at=? WHERE id=?",
+            (Status.FINISHED.value, job_status, orjson.dumps(result), _now(), sid),
+        )
+
+    def mark_rejected(self, sid: int, error: str) -> None:
+        """Encord refused the submission itself (invalid file): nothing was registered."""
+        self._write(
+            "UPDATE submissions SET status=?, error=?, finished_at=? WHERE id=?",
+            (Status.REJECTED.value, error, _now(), sid),
+        )
+
+    def mark_lost(self, sid: int) -> None:
+        """Encord forgot the job: send again (duplicates skipped)."""
+        self._write(
+            "UPDATE submissions SET status=?, job_uuid=NULL WHERE id=?",
+            (Status.STARTING.value, sid),
+        )
+
+    # -- reads ---------------------------------------------------------------------------
+    def get(self, sid: int) -> Submission:
+        """One submission by id."""
+        rows = self._rows("SELECT * FROM submissions WHERE id=?", (sid,))
+        return rows[0]
+
+    def chain(self, folder_uuid: str, file_key: str, content_sha256: str) -> list[Submission]:
+        """Every submission of this exact file content into this folder, oldest first."""
+        return self._rows(
+            "SELECT * FROM submissions WHERE folder_uuid=? AND file_key=? AND content_sha256=?"
+            " ORDER BY id",
+            (folder_uuid, file_key, content_sha256),
+        )
+
+    def other_versions(self, folder_uuid: str, file_key: str, content_sha256: str) -> bool:
+        """True when a different content of this file was submitted into this folder before."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT 1 FROM submissions WHERE folder_uuid=? AND file_key=?"
+                " AND content_sha256<>? LIMIT 1",
+                (folder_uuid, file_key, content_sha256),
+            ).fetchone()
+        return row is not None
+
+    def iter_all(self) -> Iterator[Submission]:
+        """Every submission, oldest first."""
+        yield from self._rows("SELECT * FROM submissions ORDER BY id", ())
+
+
+def _enum(enum: type[StatusOrKind], value: Any, column: str) -> StatusOrKind:
+    try:
+        return enum(value)
+    except ValueError:
+        raise UsageError(
+            f"the state file holds an unknown {column} {value!r}",
+            hint="it was written by another version of encord-register, or edited by hand; "
+            "pass another --state path",
+        ) from None
+
+
+def _row(r: tuple[Any, ...]) -> Submission:
+    return Submission(
+        id=r[0],
+        folder_uuid=r[1],
+        file_key=r[2],
+        content_sha256=r[3],
+        kind=_enum(Kind, r[4], "kind"),
+        parent_id=r[5],
+        document=orjson.loads(r[6]) if r[6] is not None else None,
+        unit_count=r[7],
+        status=_enum(Status, r[8], "status"),
+        attempts=r[9],
+        forced_skip_duplicates=bool(r[10]),
+        job_uuid=r[11],
+        submitted_at=r[13],
+        finished_at=r[15],
+        job_status=r[16],
+        result=orjson.loads(r[17]) if r[17] is not None else None,
+        error=r[18],
+    )
