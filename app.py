@@ -1,44 +1,71 @@
 #!/usr/bin/env python3
-"""The CDK app: read the `encord` configuration once, validate it, synthesize the access stack.
+"""The CDK app: read the `encord` configuration once, build the access stack, run cdk-nag.
 
 Configuration comes from the `encord` object in `cdk.json`'s context; `-c encord='{...}'`
-replaces it and `-c encord.SETTING=VALUE` overrides one setting. An invalid configuration
-stops synthesis with one message listing every problem (exit code 2, no traceback).
+replaces it and `-c encord.SETTING=VALUE` overrides one setting (`stacks.config`). An invalid
+configuration stops synthesis with one message listing every problem (exit code 2, no
+traceback). The environment (``CDK_DEFAULT_ACCOUNT`` / ``CDK_DEFAULT_REGION``, set by the CDK
+CLI) is read here and nowhere else.
 """
 
 from __future__ import annotations
 
+import os
 import sys
+from collections.abc import Mapping
 
-from stacks.config import AccessConfig, ConfigError, load_config, merge_context
+import aws_cdk as cdk
+from cdk_nag import AwsSolutionsChecks
 
-CONTEXT_KEY = "encord"
+from stacks.access_stack import EncordAccessStack
+from stacks.config import PLACEHOLDER_ACCOUNT, AccessConfig, ConfigError, config_from_context
+
+#: Exit code of an invalid configuration (the CDK CLI then exits 1 and shows the message).
+EXIT_INVALID_CONFIG = 2
 
 
-def read_config(context: dict[str, object]) -> AccessConfig:
-    """The validated configuration from the app's context (cdk.json plus `-c` values)."""
-    overrides = {k: v for k, v in context.items() if k.startswith(f"{CONTEXT_KEY}.")}
-    return load_config(merge_context(context.get(CONTEXT_KEY), overrides))
+def environment(environ: Mapping[str, str]) -> cdk.Environment:
+    """The account and region the CDK CLI resolved (from the profile or the environment)."""
+    return cdk.Environment(
+        account=environ.get("CDK_DEFAULT_ACCOUNT"), region=environ.get("CDK_DEFAULT_REGION")
+    )
+
+
+def add_access_stack(
+    app: cdk.App, config: AccessConfig, env: cdk.Environment | None = None
+) -> EncordAccessStack:
+    """Add the access stack to `app`: tags, the placeholder warning, and cdk-nag on every synth.
+
+    Bucket regions default to the region the stack is deployed to.
+    """
+    stack = EncordAccessStack(
+        app,
+        config.stack_name,
+        config=config,
+        description="Encord by-reference access to S3: cross-account role, policy and CORS",
+        env=env,
+    )
+    for key, value in sorted(config.tags.items()):
+        cdk.Tags.of(stack).add(key, value)  # every resource of the stack that takes tags
+    if config.uses_placeholder_principal:
+        cdk.Annotations.of(stack).add_warning_v2(
+            "encord:placeholder-principal",
+            f"the trusted principal is the sample account {PLACEHOLDER_ACCOUNT}: replace it "
+            "with Encord's principal from its New integration dialog before deploying",
+        )
+    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    return stack
 
 
 def main() -> int:
     """Synthesize the stack; return the process exit code."""
-    import aws_cdk as cdk
-
-    from stacks.access_stack import add_access_stack
-
     app = cdk.App()
-    context = {
-        key: value
-        for key, value in app.node.get_all_context().items()
-        if key == CONTEXT_KEY or key.startswith(f"{CONTEXT_KEY}.")
-    }
     try:
-        config = read_config(context)
+        config = config_from_context(app.node.get_all_context())
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
-    add_access_stack(app, config)
+        return EXIT_INVALID_CONFIG
+    add_access_stack(app, config, environment(os.environ))
     app.synth()
     return 0
 

@@ -1,29 +1,49 @@
-"""`EncordAccessStack`: the thin stack that composes `EncordAccess` and publishes its outputs.
+"""`EncordAccessStack`: the app's stack. It maps the `AccessConfig` onto `EncordAccess` props,
+composes the construct, and publishes the outputs the registration helper reads.
 
-The output keys are the constants of `registration.stack_outputs`, the contract with the
-registration helper (`encord-register ... --stack-outputs cdk-outputs.json` or `--stack NAME`).
+The output keys and shapes are `registration.contract`'s, the contract with the helper
+(`encord-register ... --stack-outputs cdk-outputs.json` or `--stack NAME`).
 """
 
 from __future__ import annotations
 
-import os
+import hashlib
+import re
 from typing import Any
 
-from aws_cdk import Annotations, App, Aws, CfnOutput, Environment, Stack, Tags, Validations
-from cdk_nag import AwsSolutionsChecks
+from aws_cdk import (
+    Acknowledgment,
+    Aws,
+    CfnOutput,
+    CfnResource,
+    Duration,
+    RemovalPolicy,
+    Stack,
+    Validations,
+)
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from registration.stack_outputs import (
+from registration.contract import (
     OUTPUT_BUCKETS,
     OUTPUT_CORS_ORIGINS,
     OUTPUT_EXTERNAL_ID,
     OUTPUT_MRAPS,
     OUTPUT_ROLE_ARN,
     OUTPUT_TRUSTED_PRINCIPALS,
+    bucket_output,
+    cors_rule_id,
+    mrap_output,
+    principal_arn,
 )
-from stacks.config import PLACEHOLDER_ACCOUNT, AccessConfig
-from stacks.encord_access import EncordAccess
-from stacks.permissions import bucket_region
+from stacks.config import AccessConfig, BucketConfig
+from stacks.encord_access import EncordAccess, EncordBucket, EncordMultiRegionAccessPoint
+
+#: The construct that created the data buckets before it took them as props. The buckets
+#: keep the logical IDs they had under it (`_keep_logical_id`).
+_FORMER_BUCKET_SCOPE = "EncordAccess"
 
 
 class EncordAccessStack(Stack):
@@ -33,91 +53,143 @@ class EncordAccessStack(Stack):
         self, scope: Construct, construct_id: str, *, config: AccessConfig, **kwargs: Any
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
-        self.access = EncordAccess(self, "EncordAccess", config=config)
-        CfnOutput(
+        keys = {b.name: self._key(b) for b in config.buckets}
+        buckets = {b.name: self._bucket(b, keys[b.name]) for b in config.buckets}
+        self.access = EncordAccess(
             self,
-            OUTPUT_ROLE_ARN,
-            key=OUTPUT_ROLE_ARN,
-            value=self.access.role.role_arn,
-            description="Role ARN to paste into Encord's New integration dialog",
+            "EncordAccess",
+            trusted_principals=[
+                iam.AccountPrincipal(p) if p.isdigit() else iam.ArnPrincipal(p)
+                for p in config.trusted_principals
+            ],
+            external_id=config.external_id,
+            buckets=[
+                EncordBucket(
+                    bucket=buckets[b.name],
+                    prefixes=[p for p in b.prefixes if p],  # "" (whole bucket) is no prefix
+                    key=keys[b.name],
+                    write_prefix=b.write_prefix,
+                )
+                for b in config.buckets
+            ],
+            cors_origins=config.cors_origins,
+            cors_max_age=Duration.seconds(config.cors_max_age_seconds),
+            allow_listing=config.allow_listing,
+            multi_region_access_points=[
+                EncordMultiRegionAccessPoint(arn=m.arn, buckets=[buckets[n] for n in m.buckets])
+                for m in config.mraps
+            ],
+            max_session_duration=Duration.hours(config.max_session_hours),
+            role_name=config.role_name,
+            permissions_boundary=iam.ManagedPolicy.from_managed_policy_arn(
+                self, "PermissionsBoundary", config.permissions_boundary_arn
+            )
+            if config.permissions_boundary_arn
+            else None,
+            # The stack's name, as before the construct had a default: the deployed rule
+            # keeps its ID, so an update replaces it in place instead of adding a second one.
+            cors_rule_id=cors_rule_id(self.stack_name),
         )
-        CfnOutput(
+        self._outputs(config)
+
+    def _key(self, bucket: BucketConfig) -> kms.IKey | None:
+        if not bucket.kms_key_arn:
+            return None
+        return kms.Key.from_key_arn(self, f"Key-{bucket.name}", bucket.kms_key_arn)
+
+    def _bucket(self, bucket: BucketConfig, key: kms.IKey | None) -> s3.IBucket:
+        """The configured bucket: created (``create: true``) or imported by name."""
+        if not bucket.create:
+            return s3.Bucket.from_bucket_attributes(
+                self, f"Import-{bucket.name}", bucket_name=bucket.name, region=bucket.region
+            )
+        created = s3.Bucket(
             self,
-            OUTPUT_EXTERNAL_ID,
-            key=OUTPUT_EXTERNAL_ID,
-            value=config.external_id,
-            description="External ID the role requires (the one Encord showed you)",
+            f"Bucket-{bucket.name}",
+            bucket_name=bucket.name,
+            encryption=s3.BucketEncryption.KMS if key else s3.BucketEncryption.S3_MANAGED,
+            encryption_key=key,
+            bucket_key_enabled=True if key else None,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            versioned=False,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            removal_policy=RemovalPolicy.RETAIN,
         )
+        _keep_logical_id(created.node.default_child, created.node.id, "Resource")
+        if created.policy is not None:
+            _keep_logical_id(
+                created.policy.node.default_child, created.node.id, "Policy", "Resource"
+            )
+        Validations.of(created).acknowledge(
+            Acknowledgment(
+                id="AwsSolutions::AwsSolutions-S1",
+                reason="A data bucket for Encord to read by signed URL; server access logging "
+                "needs a separate log bucket and is left to the account's logging setup "
+                "(CloudTrail data events or an organisation-wide log bucket).",
+            )
+        )
+        return created
+
+    def _outputs(self, config: AccessConfig) -> None:
         buckets = [
-            {
-                "name": b.name,
-                "region": bucket_region(b),
-                "prefixes": list(b.prefixes),
-                "created": b.create,
-                "writePrefix": b.write_prefix,
-                "kmsKeyArn": b.kms_key_arn,
-            }
+            bucket_output(
+                name=b.name,
+                region=b.region or Aws.REGION,
+                prefixes=b.prefixes,
+                created=b.create,
+                write_prefix=b.write_prefix,
+                kms_key_arn=b.kms_key_arn,
+            )
             for b in config.buckets
         ]
-        mraps = [{"alias": m.alias, "arn": m.arn, "buckets": list(m.buckets)} for m in config.mraps]
-        CfnOutput(
-            self,
-            OUTPUT_BUCKETS,
-            key=OUTPUT_BUCKETS,
-            value=self.to_json_string(buckets),
-            description="Data buckets (JSON): name, region, prefixes, created, writePrefix, "
-            "kmsKeyArn",
-        )
-        CfnOutput(
-            self,
-            OUTPUT_MRAPS,
-            key=OUTPUT_MRAPS,
-            value=self.to_json_string(mraps),
-            description="Multi-Region Access Points (JSON): alias, arn, buckets",
-        )
-        principals = [
-            f"arn:{Aws.PARTITION}:iam::{p}:root" if p.isdigit() else p
-            for p in config.trusted_principals
-        ]
-        CfnOutput(
-            self,
-            OUTPUT_TRUSTED_PRINCIPALS,
-            key=OUTPUT_TRUSTED_PRINCIPALS,
-            value=self.to_json_string(principals),
-            description="Principals the role trusts (JSON); `encord-register verify` checks them",
-        )
-        CfnOutput(
-            self,
-            OUTPUT_CORS_ORIGINS,
-            key=OUTPUT_CORS_ORIGINS,
-            value=self.to_json_string(list(config.cors_origins)),
-            description="Origins allowed by the buckets' CORS rule (JSON)",
-        )
+        mraps = [mrap_output(alias=m.alias, arn=m.arn, buckets=m.buckets) for m in config.mraps]
+        principals = [principal_arn(p, Aws.PARTITION) for p in config.trusted_principals]
+        for key, value, description in (
+            (
+                OUTPUT_ROLE_ARN,
+                self.access.role.role_arn,
+                "Role ARN to paste into Encord's New integration dialog",
+            ),
+            (
+                OUTPUT_EXTERNAL_ID,
+                config.external_id,
+                "External ID the role requires (the one Encord showed you)",
+            ),
+            (
+                OUTPUT_BUCKETS,
+                self.to_json_string(buckets),
+                "Data buckets (JSON): name, region, prefixes, created, writePrefix, kmsKeyArn",
+            ),
+            (
+                OUTPUT_MRAPS,
+                self.to_json_string(mraps),
+                "Multi-Region Access Points (JSON): alias, arn, buckets",
+            ),
+            (
+                OUTPUT_TRUSTED_PRINCIPALS,
+                self.to_json_string(principals),
+                "Principals the role trusts (JSON); `encord-register verify` checks them",
+            ),
+            (
+                OUTPUT_CORS_ORIGINS,
+                self.to_json_string(list(config.cors_origins)),
+                "Origins allowed by the buckets' CORS rule (JSON)",
+            ),
+        ):
+            CfnOutput(self, key, key=key, value=value, description=description)
 
 
-def add_access_stack(app: App, config: AccessConfig) -> EncordAccessStack:
-    """Add the access stack to `app`, with cdk-nag's AwsSolutions checks on every synth.
+def _keep_logical_id(resource: Any, *path: str) -> None:
+    """Give `resource` the logical ID it had at ``EncordAccess/<path>``.
 
-    The environment comes from the CLI (`CDK_DEFAULT_ACCOUNT` / `CDK_DEFAULT_REGION`), so
-    bucket regions default to the region the stack is deployed to.
+    Construct IDs are a contract: a new logical ID would make CloudFormation replace the
+    retained, named bucket (failing on the name) and its bucket policy (deleting it). This
+    is CDK's ``makeUniqueId``: the path's alphanumerics, then the first 8 hex digits of the
+    MD5 of the path.
     """
-    stack = EncordAccessStack(
-        app,
-        config.stack_name,
-        config=config,
-        description="Encord by-reference access to S3: cross-account role, policy and CORS",
-        env=Environment(
-            account=os.environ.get("CDK_DEFAULT_ACCOUNT"),
-            region=os.environ.get("CDK_DEFAULT_REGION"),
-        ),
-    )
-    for key, value in sorted(config.tags.items()):
-        Tags.of(stack).add(key, value)  # every resource of the stack that takes tags
-    if config.uses_placeholder_principal:
-        Annotations.of(stack).add_warning_v2(
-            "encord:placeholder-principal",
-            f"the trusted principal is the sample account {PLACEHOLDER_ACCOUNT}: replace it "
-            "with Encord's principal from its New integration dialog before deploying",
-        )
-    Validations.of(app).add_plugins(AwsSolutionsChecks(app))
-    return stack
+    assert isinstance(resource, CfnResource)
+    components = [_FORMER_BUCKET_SCOPE, *path]
+    digest = hashlib.md5("/".join(components).encode(), usedforsecurity=False).hexdigest()
+    human = "".join(re.sub(r"[^A-Za-z0-9]", "", c) for c in components if c != "Resource")
+    resource.override_logical_id(human[:240] + digest[:8].upper())

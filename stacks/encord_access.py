@@ -1,221 +1,272 @@
-"""`EncordAccess`: the reusable construct that gives Encord least-privilege access to S3 data.
+"""`EncordAccess`: the construct that gives Encord least-privilege, by-reference access to S3.
 
-Given a validated `AccessConfig` it creates:
+Drop it into any CDK stack, with your own buckets and keys::
 
-- the role Encord assumes, trusted only by the configured principals and only with
-  ``sts:ExternalId`` equal to the configured value;
-- a managed policy attached to it (``ManagedPolicy(..., roles=[role])``, which is also what
-  local emulators honour) with the statements of `stacks.permissions`;
-- the CORS rule on every bucket: directly on a bucket the stack creates (encrypted, public
-  access blocked, SSL enforced, retained on delete), and through a custom resource that
-  merges by rule ID on an existing bucket (`stacks/cors_handler/index.py`).
+    images = s3.Bucket(self, "Images", encryption_key=key)
+    access = EncordAccess(
+        self,
+        "EncordAccess",
+        trusted_principals=[iam.AccountPrincipal("<Encord's account ID>")],
+        external_id="<the external ID Encord shows you>",
+        buckets=[EncordBucket(bucket=images, key=key, prefixes=["images/"])],
+    )
+    CfnOutput(self, "EncordRoleArn", value=access.role.role_arn)
 
-cdk-nag findings are acknowledged here, next to the construct that causes them, each with
-its reason.
+It creates:
+
+- `role`: the role Encord assumes, trusted only by `trusted_principals` and only with
+  ``sts:ExternalId`` equal to `external_id`;
+- `policy`: a managed policy attached to the role with the statements of `stacks.permissions`
+  (read under the prefixes; optionally list, write, KMS and Multi-Region Access Points);
+- the CORS rule of `registration.contract.cors_rule` on every bucket (`stacks.bucket_cors`),
+  and `cors_handler`, the function that merges it into imported buckets.
+
+The constructor checks every prop first and raises one `EncordAccessPropsError` listing every
+problem. It reads no context and no environment. cdk-nag's findings on what it builds are
+acknowledged here, one per ``bucket/prefix*`` resource, each with its reason.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import Sequence
+from typing import Final
 
-from aws_cdk import (
-    Acknowledgment,
-    CustomResource,
-    Duration,
-    RemovalPolicy,
-    Stack,
-    Validations,
-)
+from aws_cdk import Acknowledgment, Aws, Duration, Names, Stack, Token, Validations
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from stacks.config import AccessConfig, BucketConfig
-from stacks.cors_handler import index as cors_handler
-from stacks.permissions import (
-    access_statements,
-    bucket_arn,
-    bucket_region,
-    prefix_wildcard_findings,
+from registration.contract import (
+    DEFAULT_CORS_MAX_AGE_SECONDS,
+    DEFAULT_CORS_ORIGINS,
+    cors_rule,
 )
+from registration.contract import cors_rule_id as owner_rule_id
+from stacks.bucket_cors import ImportedBucket, add_to_bucket, merge_into_imported_buckets
+from stacks.encord_access_props import (
+    EncordAccessPropsError,
+    EncordBucket,
+    EncordMultiRegionAccessPoint,
+    PropProblem,
+    check_props,
+    known_bucket_name,
+)
+from stacks.permissions import (
+    IAM5_RESOURCE_FINDING,
+    BucketGrant,
+    MrapGrant,
+    access_statements,
+    flatten_reference,
+    wildcard_resources,
+)
+from stacks.rules import parse_mrap_arn
 
-#: Methods Encord's apps use on media: GET, and HEAD for sizes (aws-access.md).
-CORS_METHODS = ("GET", "HEAD")
-#: Without these, video and byte-range requests fail in the browser.
-CORS_EXPOSED_HEADERS = ("ETag", "Content-Length", "Content-Range", "Accept-Ranges")
-CORS_ALLOWED_HEADERS = ("*",)
-_HANDLER_DIR = Path(__file__).resolve().parent / "cors_handler"
+__all__ = [
+    "DEFAULT_CORS_MAX_AGE",
+    "DEFAULT_MAX_SESSION_DURATION",
+    "EncordAccess",
+    "EncordAccessPropsError",
+    "EncordBucket",
+    "EncordMultiRegionAccessPoint",
+    "PropProblem",
+]
 
+DEFAULT_CORS_MAX_AGE: Final = Duration.seconds(DEFAULT_CORS_MAX_AGE_SECONDS)
+DEFAULT_MAX_SESSION_DURATION: Final = Duration.hours(1)
 
-def cors_rule_id(stack_name: str) -> str:
-    """The ID of the one CORS rule a stack owns on each bucket (unique per stack)."""
-    return f"encord-access-{stack_name}"[:255]
-
-
-def _acknowledge(scope: Construct, rule: str, reason: str) -> None:
-    Validations.of(scope).acknowledge(Acknowledgment(id=rule, reason=reason))
+_PREFIX_WILDCARD_REASON = (
+    "Object ARNs end in `<prefix>*`: Encord must read every object under a configured "
+    "prefix (write: under the configured write prefix), and nothing outside them."
+)
 
 
 class EncordAccess(Construct):
-    """Role, policy and CORS that let Encord read the configured S3 data by reference."""
+    """Role, policy and CORS that let Encord read the given S3 data by reference.
 
-    def __init__(self, scope: Construct, construct_id: str, *, config: AccessConfig) -> None:
+    :param trusted_principals: Encord's AWS principal(s) from its *New integration* dialog
+        (`iam.AccountPrincipal` or `iam.ArnPrincipal`). Several may be trusted at once so a
+        principal can be rotated without an outage. Required; never ``*``.
+    :param external_id: the external ID from the same dialog; the trust requires it.
+        Required (a trust without one is a confused-deputy hole).
+    :param buckets: the buckets Encord may read, each an `EncordBucket`. Required.
+    :param cors_origins: the https origins allowed to fetch media in the browser.
+        Default: Encord's EU and US apps (`registration.contract.DEFAULT_CORS_ORIGINS`).
+    :param cors_max_age: how long browsers may cache a preflight answer (0 s to 1 day).
+        Default: one hour.
+    :param allow_listing: grant ``s3:ListBucket`` under the prefixes (and
+        ``s3:GetBucketLocation``), which Encord's cloud-synced folders need.
+        Default: False, no listing.
+    :param multi_region_access_points: access points in front of some of `buckets`; the
+        same object actions are granted through them. Default: none.
+    :param max_session_duration: how long Encord's role sessions, and so the URLs signed
+        with them, last (1 to 12 hours). Default: one hour.
+    :param role_name: the role's name. Default: a name CloudFormation generates.
+    :param permissions_boundary: a managed policy that bounds the role.
+        Default: no boundary.
+    :param cors_rule_id: the ID of the one CORS rule this construct owns on each bucket
+        (the custom resource merges by it). Default: ``encord-access-`` followed by the
+        construct's unique ID (`Names.unique_id`), unique per construct in an app.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        trusted_principals: Sequence[iam.IPrincipal],
+        external_id: str,
+        buckets: Sequence[EncordBucket],
+        cors_origins: Sequence[str] = DEFAULT_CORS_ORIGINS,
+        cors_max_age: Duration = DEFAULT_CORS_MAX_AGE,
+        allow_listing: bool = False,
+        multi_region_access_points: Sequence[EncordMultiRegionAccessPoint] = (),
+        max_session_duration: Duration = DEFAULT_MAX_SESSION_DURATION,
+        role_name: str | None = None,
+        permissions_boundary: iam.IManagedPolicy | None = None,
+        cors_rule_id: str | None = None,
+    ) -> None:
         super().__init__(scope, construct_id)
-        self.config = config
-        self.rule_id = cors_rule_id(Stack.of(self).stack_name)
-        self.role = self._role()
-        self.policy = iam.ManagedPolicy(
+        problems = check_props(
+            self,
+            trusted_principals=trusted_principals,
+            external_id=external_id,
+            buckets=buckets,
+            cors_origins=cors_origins,
+            cors_max_age=cors_max_age,
+            multi_region_access_points=multi_region_access_points,
+            max_session_duration=max_session_duration,
+            role_name=role_name,
+            cors_rule_id=cors_rule_id,
+        )
+        if problems:
+            raise EncordAccessPropsError(self.node.path, problems)
+        self._cors_rule_id = cors_rule_id or owner_rule_id(Names.unique_id(self))
+        self._buckets = tuple(buckets)
+        self._role = iam.Role(
+            self,
+            "EncordRole",
+            role_name=role_name,
+            description="Assumed by Encord (with the external ID) to sign URLs to the "
+            "configured S3 data",
+            assumed_by=iam.CompositePrincipal(*trusted_principals)
+            if len(trusted_principals) > 1
+            else trusted_principals[0],
+            external_ids=[external_id],
+            max_session_duration=max_session_duration,
+            permissions_boundary=permissions_boundary,
+        )
+        grants = {entry.bucket.node.path: self._grant(entry) for entry in buckets}
+        mraps = [
+            MrapGrant(*_mrap_parts(m.arn), buckets=tuple(grants[b.node.path] for b in m.buckets))
+            for m in multi_region_access_points
+        ]
+        statements = access_statements(list(grants.values()), mraps, allow_listing=allow_listing)
+        self._policy = iam.ManagedPolicy(
             self,
             "AccessPolicy",
             description="Encord reads (and, where configured, writes) the configured S3 prefixes",
-            statements=access_statements(config),
-            roles=[self.role],
+            statements=statements,
+            roles=[self._role],
         )
-        for finding in prefix_wildcard_findings(config):
-            _acknowledge(
-                self.policy,
-                finding,
-                "Object ARNs end in `<prefix>*`: Encord must read every object under a configured "
-                "prefix (write: under the configured write prefix), and nothing outside them.",
-            )
-        self.created_buckets: dict[str, s3.Bucket] = {}
-        existing: list[BucketConfig] = []
-        for bucket in config.buckets:
-            if bucket.create:
-                self.created_buckets[bucket.name] = self._created_bucket(bucket)
+        self._acknowledge_prefix_wildcards(wildcard_resources(statements))
+        rule = cors_rule(self._cors_rule_id, _unique(cors_origins), int(cors_max_age.to_seconds()))
+        imported: list[ImportedBucket] = []
+        for entry in buckets:
+            if not entry.manage_cors:
+                continue
+            if isinstance(entry.bucket, s3.Bucket):
+                add_to_bucket(entry.bucket, rule)
             else:
-                existing.append(bucket)
-        if existing:
-            self._existing_bucket_cors(existing)
+                imported.append(self._imported(entry.bucket, grants[entry.bucket.node.path]))
+        self._cors_handler = merge_into_imported_buckets(self, imported, rule) if imported else None
 
-    def _role(self) -> iam.Role:
-        config = self.config
-        principals: list[iam.IPrincipal] = [
-            iam.AccountPrincipal(p) if p.isdigit() else iam.ArnPrincipal(p)
-            for p in config.trusted_principals
-        ]
-        role = iam.Role(
-            self,
-            "EncordRole",
-            role_name=config.role_name,
-            description="Assumed by Encord (with the external ID) to sign URLs to the "
-            "configured S3 data",
-            assumed_by=iam.CompositePrincipal(*principals)
-            if len(principals) > 1
-            else principals[0],
-            external_ids=[config.external_id],
-            max_session_duration=Duration.hours(config.max_session_hours),
-            permissions_boundary=iam.ManagedPolicy.from_managed_policy_arn(
-                self, "Boundary", config.permissions_boundary_arn
+    @property
+    def role(self) -> iam.Role:
+        """The role Encord assumes (paste its ARN into Encord's New integration dialog)."""
+        return self._role
+
+    @property
+    def policy(self) -> iam.ManagedPolicy:
+        """The managed policy on `role` that grants the S3 (and KMS) access."""
+        return self._policy
+
+    @property
+    def cors_handler(self) -> lambda_.Function | None:
+        """The function that merges the CORS rule into imported buckets; None without any."""
+        return self._cors_handler
+
+    @property
+    def cors_rule_id(self) -> str:
+        """The ID of the CORS rule this construct keeps on each bucket."""
+        return self._cors_rule_id
+
+    @property
+    def buckets(self) -> tuple[EncordBucket, ...]:
+        """The buckets Encord may read, as given."""
+        return self._buckets
+
+    def _grant(self, entry: EncordBucket) -> BucketGrant:
+        key = entry.key or entry.bucket.encryption_key
+        return BucketGrant(
+            arn=self._bucket_arn(entry.bucket),
+            prefixes=_unique(entry.prefixes) or ("",),
+            region=self._region_of(entry.bucket),
+            write_prefix=entry.write_prefix,
+            key_arn=key.key_arn if key else None,
+        )
+
+    def _bucket_arn(self, bucket: s3.IBucket) -> str:
+        """The bucket's ARN: by name when the app spells the name.
+
+        A named bucket is granted as ``arn:<partition>:s3:::<name>`` rather than through
+        ``Fn::GetAtt``: the policy, its cdk-nag findings and a review then read the name,
+        and the policy does not wait for the bucket.
+        """
+        name = known_bucket_name(bucket)
+        if name is None:
+            return bucket.bucket_arn
+        return Stack.of(self).format_arn(service="s3", region="", account="", resource=name)
+
+    def _region_of(self, bucket: s3.IBucket) -> str:
+        """The bucket's region (``env.region``); the deploying region when it is the stack's."""
+        region = bucket.env.region
+        if Token.is_unresolved(region) or region == Stack.of(self).region:
+            return Aws.REGION
+        return region
+
+    def _imported(self, bucket: s3.IBucket, grant: BucketGrant) -> ImportedBucket:
+        name = known_bucket_name(bucket)
+        return ImportedBucket(
+            label=name or Names.unique_id(bucket),
+            name=bucket.bucket_name,
+            arn=grant.arn,
+            region=grant.region,
+        )
+
+    def _acknowledge_prefix_wildcards(self, resources: Sequence[str]) -> None:
+        """Acknowledge cdk-nag's IAM5 finding for each ``<prefix>*`` resource, and only those.
+
+        Any other wildcard (a ``*`` action, a bucket-wide grant nobody asked for) still fails
+        synth. The IDs are spelled the way cdk-nag spells the resolved resources.
+        """
+        stack = Stack.of(self)
+        findings = {
+            IAM5_RESOURCE_FINDING.format(resource=flatten_reference(stack.resolve(r)))
+            for r in resources
+        }
+        for finding in sorted(findings):
+            Validations.of(self._policy).acknowledge(
+                Acknowledgment(id=finding, reason=_PREFIX_WILDCARD_REASON)
             )
-            if config.permissions_boundary_arn
-            else None,
-        )
-        return role
 
-    def _cors_rule(self) -> s3.CorsRule:
-        return s3.CorsRule(
-            id=self.rule_id,
-            allowed_origins=list(self.config.cors_origins),
-            allowed_methods=[s3.HttpMethods(m) for m in CORS_METHODS],
-            allowed_headers=list(CORS_ALLOWED_HEADERS),
-            exposed_headers=list(CORS_EXPOSED_HEADERS),
-            max_age=self.config.cors_max_age_seconds,
-        )
 
-    def _created_bucket(self, config: BucketConfig) -> s3.Bucket:
-        key = (
-            kms.Key.from_key_arn(self, f"Key-{config.name}", config.kms_key_arn)
-            if config.kms_key_arn
-            else None
-        )
-        bucket = s3.Bucket(
-            self,
-            f"Bucket-{config.name}",
-            bucket_name=config.name,
-            encryption=s3.BucketEncryption.KMS if key else s3.BucketEncryption.S3_MANAGED,
-            encryption_key=key,
-            bucket_key_enabled=True if key else None,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            enforce_ssl=True,
-            versioned=False,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            removal_policy=RemovalPolicy.RETAIN,
-            cors=[self._cors_rule()],
-        )
-        _acknowledge(
-            bucket,
-            "AwsSolutions::AwsSolutions-S1",
-            "A data bucket for Encord to read by signed URL; server access logging needs a "
-            "separate log bucket and is left to the account's logging setup (CloudTrail data "
-            "events or an organisation-wide log bucket).",
-        )
-        return bucket
+def _unique(values: Sequence[str]) -> tuple[str, ...]:
+    """`values` without repeats, in their order."""
+    return tuple(dict.fromkeys(values))
 
-    def _existing_bucket_cors(self, buckets: list[BucketConfig]) -> None:
-        """One handler Lambda, one custom resource per existing bucket."""
-        log_group = logs.LogGroup(
-            self,
-            "CorsHandlerLogs",
-            retention=logs.RetentionDays.ONE_MONTH,
-            removal_policy=RemovalPolicy.DESTROY,
-        )
-        role = iam.Role(
-            self,
-            "CorsHandlerRole",
-            description="Reads and updates the CORS configuration of the existing "
-            "Encord data buckets",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            inline_policies={
-                "BucketCors": iam.PolicyDocument(
-                    statements=[
-                        iam.PolicyStatement(
-                            sid="MergeOwnCorsRule",
-                            # PutBucketCORS also authorises DeleteBucketCors.
-                            actions=["s3:GetBucketCORS", "s3:PutBucketCORS"],
-                            resources=[bucket_arn(b.name) for b in buckets],
-                        ),
-                        iam.PolicyStatement(
-                            sid="WriteOwnLogs",
-                            actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-                            resources=[log_group.log_group_arn],
-                        ),
-                    ]
-                )
-            },
-        )
-        function = lambda_.Function(
-            self,
-            "CorsHandler",
-            description="Adds, updates or removes only this stack's CORS rule on existing buckets",
-            runtime=lambda_.Runtime.PYTHON_3_14,
-            handler="index.handler",
-            code=lambda_.Code.from_asset(
-                str(_HANDLER_DIR), exclude=["__pycache__", "*.pyc", "__init__.py"]
-            ),
-            timeout=Duration.minutes(2),
-            memory_size=128,
-            role=role,
-            log_group=log_group,
-        )
-        function.node.add_dependency(role)
-        for bucket in buckets:
-            CustomResource(
-                self,
-                f"Cors-{bucket.name}",
-                service_token=function.function_arn,
-                resource_type=cors_handler.RESOURCE_TYPE,
-                properties={
-                    "BucketName": bucket.name,
-                    "Region": bucket_region(bucket),
-                    "RuleId": self.rule_id,
-                    "AllowedOrigins": list(self.config.cors_origins),
-                    "AllowedMethods": list(CORS_METHODS),
-                    "AllowedHeaders": list(CORS_ALLOWED_HEADERS),
-                    "ExposeHeaders": list(CORS_EXPOSED_HEADERS),
-                    "MaxAgeSeconds": str(self.config.cors_max_age_seconds),
-                },
-            )
+
+def _mrap_parts(arn: str) -> tuple[str, str]:
+    parts = parse_mrap_arn(arn)
+    assert parts is not None  # checked by check_props
+    return parts

@@ -1,65 +1,87 @@
-"""The IAM statements of Encord's access policy, derived from the configuration.
+"""The IAM statements of Encord's access policy, from plain grant records.
 
 One function per kind of grant, so each can be read (and reviewed) on its own:
 
-- `read_statements`: ``s3:GetObject`` on exactly the configured prefixes. HEAD requests are
+- `read_statements`: ``s3:GetObject`` on exactly the granted prefixes. HEAD requests are
   authorised by GetObject; there is no ``s3:HeadObject`` action.
 - `list_statements`: ``s3:ListBucket`` with an ``s3:prefix`` condition, plus
-  ``s3:GetBucketLocation`` (only with ``allowListing``, for Encord cloud-synced folders).
+  ``s3:GetBucketLocation`` (only when listing is allowed, for Encord cloud-synced folders).
 - `write_statements`: ``s3:PutObject`` on a bucket's write prefix (image sequences only).
 - `kms_statements`: ``kms:Decrypt`` (and ``kms:GenerateDataKey`` when writing) on the
-  configured keys, only when called through S3 in the bucket's region.
+  buckets' keys, only when called through S3 in the bucket's region.
 - `mrap_statements`: the same object actions through Multi-Region Access Points.
+
+Least privilege is why this is not ``bucket.grant_read(role, "images/*")``: that grant adds
+``s3:GetObject*``, ``s3:GetBucket*`` and ``s3:List*`` on the whole bucket, and writes the
+role's inline policy instead of the managed policy local emulators honour.
 """
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from aws_cdk import Aws
 from aws_cdk import aws_iam as iam
 
-from stacks.config import AccessConfig, BucketConfig
-
-#: How cdk-nag spells the partition token in the findings it reports.
-NAG_PARTITION = "<AWS::Partition>"
+#: The cdk-nag finding an object-ARN wildcard raises, per resource (`iam5_finding`).
+IAM5_RESOURCE_FINDING = "AwsSolutions::AwsSolutions-IAM5[Resource::{resource}]"
 
 
-def bucket_arn(name: str, partition: str = Aws.PARTITION) -> str:
-    """The ARN of bucket `name` (partition-aware)."""
-    return f"arn:{partition}:s3:::{name}"
+@dataclass(frozen=True)
+class BucketGrant:
+    """What Encord may do on one bucket, every value ready for a policy (tokens allowed)."""
+
+    #: The bucket's ARN.
+    arn: str
+    #: Key prefixes Encord may read; ``("",)`` is the whole bucket.
+    prefixes: tuple[str, ...]
+    #: The bucket's region, for ``kms:ViaService``.
+    region: str
+    #: The one prefix Encord may write under; None: no write access.
+    write_prefix: str | None = None
+    #: The ARN of the KMS key the bucket's objects are encrypted with; None: no KMS grant.
+    key_arn: str | None = None
+
+    def objects_under(self, prefix: str) -> str:
+        """The ARN pattern of every object under `prefix`."""
+        return f"{self.arn}/{prefix}*"
 
 
-def object_arn(name: str, prefix: str, partition: str = Aws.PARTITION) -> str:
-    """The ARN pattern of every object under `prefix` in bucket `name`."""
-    return f"{bucket_arn(name, partition)}/{prefix}*"
+@dataclass(frozen=True)
+class MrapGrant:
+    """A Multi-Region Access Point and the granted buckets it fronts."""
+
+    account: str
+    #: ``xxxx.mrap``, as in the access point's ARN.
+    alias: str
+    buckets: tuple[BucketGrant, ...]
 
 
-def bucket_region(bucket: BucketConfig) -> str:
-    """The bucket's region: configured, or the stack's."""
-    return bucket.region or Aws.REGION
-
-
-def read_statements(config: AccessConfig, partition: str) -> Iterator[iam.PolicyStatement]:
-    """GetObject on each configured prefix of each bucket."""
+def read_statements(buckets: Sequence[BucketGrant]) -> Iterator[iam.PolicyStatement]:
+    """GetObject on each granted prefix of each bucket."""
     yield iam.PolicyStatement(
         sid="ReadConfiguredPrefixes",
         actions=["s3:GetObject"],
-        resources=[object_arn(b.name, p, partition) for b in config.buckets for p in b.prefixes],
+        resources=[b.objects_under(p) for b in buckets for p in b.prefixes],
     )
 
 
-def list_statements(config: AccessConfig, partition: str) -> Iterator[iam.PolicyStatement]:
-    """ListBucket limited to the configured prefixes, and GetBucketLocation."""
-    if not config.allow_listing:
+def list_statements(
+    buckets: Sequence[BucketGrant], allow_listing: bool
+) -> Iterator[iam.PolicyStatement]:
+    """ListBucket limited to the granted prefixes, and GetBucketLocation."""
+    if not allow_listing:
         return
-    for i, bucket in enumerate(config.buckets):
+    for i, bucket in enumerate(buckets):
         whole = "" in bucket.prefixes
         yield iam.PolicyStatement(
             sid=f"ListConfiguredPrefixes{i}",
             actions=["s3:ListBucket"],
-            resources=[bucket_arn(bucket.name, partition)],
+            resources=[bucket.arn],
             conditions=None
             if whole
             else {"StringLike": {"s3:prefix": [f"{p}*" for p in bucket.prefixes]}},
@@ -67,32 +89,30 @@ def list_statements(config: AccessConfig, partition: str) -> Iterator[iam.Policy
     yield iam.PolicyStatement(
         sid="LocateBuckets",
         actions=["s3:GetBucketLocation"],
-        resources=[bucket_arn(b.name, partition) for b in config.buckets],
+        resources=[b.arn for b in buckets],
     )
 
 
-def write_statements(config: AccessConfig, partition: str) -> Iterator[iam.PolicyStatement]:
-    """PutObject on each configured write prefix (nothing when none is configured)."""
-    resources = [
-        object_arn(b.name, b.write_prefix, partition) for b in config.buckets if b.write_prefix
-    ]
+def write_statements(buckets: Sequence[BucketGrant]) -> Iterator[iam.PolicyStatement]:
+    """PutObject on each write prefix (nothing when no bucket has one)."""
+    resources = [b.objects_under(b.write_prefix) for b in buckets if b.write_prefix]
     if resources:
         yield iam.PolicyStatement(
             sid="WriteImageSequenceVideos", actions=["s3:PutObject"], resources=resources
         )
 
 
-def kms_statements(config: AccessConfig) -> Iterator[iam.PolicyStatement]:
-    """Decrypt (and GenerateDataKey for writing buckets) on configured keys, via S3 only."""
+def kms_statements(buckets: Sequence[BucketGrant]) -> Iterator[iam.PolicyStatement]:
+    """Decrypt (and GenerateDataKey for writing buckets) on the buckets' keys, via S3 only."""
     decrypt: dict[str, set[str]] = defaultdict(set)
     generate: dict[str, set[str]] = defaultdict(set)
-    for bucket in config.buckets:
-        if not bucket.kms_key_arn:
+    for bucket in buckets:
+        if not bucket.key_arn:
             continue
-        via = f"s3.{bucket_region(bucket)}.amazonaws.com"
-        decrypt[bucket.kms_key_arn].add(via)
+        via = f"s3.{bucket.region}.amazonaws.com"
+        decrypt[bucket.key_arn].add(via)
         if bucket.write_prefix:
-            generate[bucket.kms_key_arn].add(via)
+            generate[bucket.key_arn].add(via)
     for i, (key, services) in enumerate(sorted(decrypt.items())):
         actions = ["kms:Decrypt"] + (["kms:GenerateDataKey"] if key in generate else [])
         yield iam.PolicyStatement(
@@ -103,16 +123,15 @@ def kms_statements(config: AccessConfig) -> Iterator[iam.PolicyStatement]:
         )
 
 
-def mrap_statements(config: AccessConfig, partition: str) -> Iterator[iam.PolicyStatement]:
+def mrap_statements(mraps: Sequence[MrapGrant]) -> Iterator[iam.PolicyStatement]:
     """The object actions of the fronted buckets, through each Multi-Region Access Point."""
-    by_name = {b.name: b for b in config.buckets}
     reads: list[str] = []
     writes: list[str] = []
-    for mrap in config.mraps:
-        base = f"arn:{partition}:s3::{mrap.account}:accesspoint/{mrap.alias}/object/"
-        for prefix in sorted({p for name in mrap.buckets for p in by_name[name].prefixes}):
+    for mrap in mraps:
+        base = f"arn:{Aws.PARTITION}:s3::{mrap.account}:accesspoint/{mrap.alias}/object/"
+        for prefix in sorted({p for b in mrap.buckets for p in b.prefixes}):
             reads.append(f"{base}{prefix}*")
-        for prefix in sorted({by_name[n].write_prefix or "" for n in mrap.buckets} - {""}):
+        for prefix in sorted({b.write_prefix or "" for b in mrap.buckets} - {""}):
             writes.append(f"{base}{prefix}*")
     if reads:
         yield iam.PolicyStatement(
@@ -125,27 +144,42 @@ def mrap_statements(config: AccessConfig, partition: str) -> Iterator[iam.Policy
 
 
 def access_statements(
-    config: AccessConfig, partition: str = Aws.PARTITION
+    buckets: Sequence[BucketGrant], mraps: Sequence[MrapGrant], *, allow_listing: bool
 ) -> list[iam.PolicyStatement]:
     """Every statement of Encord's access policy, in a stable order."""
     return [
-        *read_statements(config, partition),
-        *list_statements(config, partition),
-        *write_statements(config, partition),
-        *kms_statements(config),
-        *mrap_statements(config, partition),
+        *read_statements(buckets),
+        *list_statements(buckets, allow_listing),
+        *write_statements(buckets),
+        *kms_statements(buckets),
+        *mrap_statements(mraps),
     ]
 
 
-def prefix_wildcard_findings(config: AccessConfig) -> list[str]:
-    """The cdk-nag IAM5 finding IDs of the policy: one per `<prefix>*` resource, nothing else.
+def wildcard_resources(statements: Iterable[iam.PolicyStatement]) -> list[str]:
+    """The resources of `statements` that end in a wildcard: the ``<prefix>*`` object ARNs."""
+    return [r for s in statements for r in s.resources if r.endswith("*")]
 
-    Acknowledging exactly these (rather than the rule as a whole) means that any other
-    wildcard, such as a `*` action or a bucket-wide grant nobody configured, still fails synth.
+
+def flatten_reference(value: Any) -> str:
+    """A resolved CloudFormation value as cdk-nag spells it in finding IDs.
+
+    ``{"Ref": "X"}`` is ``<X>``, ``{"Fn::GetAtt": ["X", "Arn"]}`` is ``<X.Arn>``, and
+    ``Fn::Join`` joins its parts (cdk-nag's ``flattenCfnReference``).
     """
-    findings: list[str] = []
-    for statement in access_statements(config, NAG_PARTITION):
-        for resource in statement.resources:
-            if resource.endswith("*"):
-                findings.append(f"AwsSolutions::AwsSolutions-IAM5[Resource::{resource}]")
-    return sorted(set(findings))
+    if isinstance(value, str):
+        return value.replace("${", "<").replace("}", ">")
+    if isinstance(value, dict):
+        if "Fn::Join" in value:
+            delimiter, parts = value["Fn::Join"]
+            return str(delimiter).join(flatten_reference(p) for p in parts)
+        if "Fn::Sub" in value:
+            return flatten_reference(value["Fn::Sub"])
+        if "Fn::GetAtt" in value:
+            resource, attribute = value["Fn::GetAtt"]
+            return f"<{flatten_reference(resource)}.{flatten_reference(attribute)}>"
+        if "Fn::ImportValue" in value:
+            return flatten_reference(value["Fn::ImportValue"])
+        if "Ref" in value:
+            return f"<{flatten_reference(value['Ref'])}>"
+    return json.dumps(value, separators=(",", ":"))

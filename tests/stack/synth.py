@@ -73,7 +73,7 @@ def synth(config: dict[str, Any], out_dir: Path, *, extra: Any = None) -> Synthe
     os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
     import aws_cdk as cdk
 
-    from stacks.access_stack import add_access_stack
+    from app import add_access_stack
     from stacks.config import load_config
 
     app = cdk.App(outdir=str(out_dir))

@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from registration.stack_outputs import ALL_OUTPUT_KEYS, parse_outputs
+from registration.contract import ALL_OUTPUT_KEYS
+from registration.stack_outputs import parse_outputs
 from tests.stack.security import resolve, security_problems
 from tests.stack.synth import FULL_CONFIG, MINIMAL_CONFIG, Synthesized, synth
 
@@ -226,6 +227,28 @@ def test_cors_handler_may_only_touch_the_existing_buckets_cors(full: Synthesized
     }
 
 
+def test_logical_ids_are_those_of_deployed_stacks(full: Synthesized) -> None:
+    """Construct IDs are a contract: a new logical ID replaces the resource on update.
+
+    The created bucket moved out of the construct (the app creates it and passes it in); it
+    keeps the IDs it had, or CloudFormation would replace the retained, named bucket (and
+    fail on its name) and delete its bucket policy.
+    """
+    assert sorted(full.template["Resources"]) == sorted(
+        [
+            "EncordAccessEncordRole282687E3",
+            "EncordAccessAccessPolicy866B07D1",
+            "EncordAccessBucketcreateddata8BF421D5",
+            "EncordAccessBucketcreateddataPolicy6BA1E127",
+            "EncordAccessCorsHandlerLogsCF023DF2",
+            "EncordAccessCorsHandlerRole57040BDF",
+            "EncordAccessCorsHandlerA067C455",
+            "EncordAccessCorsexistingdata88495053",
+            "EncordAccessCorsscanseu9AA0D4EB",
+        ]
+    )
+
+
 # --- outputs: the contract with the helper ----------------------------------------------
 
 
@@ -435,5 +458,11 @@ def test_the_sample_cdk_json_synthesizes_role_policy_and_cors(tmp_path: Path) ->
     assert role["AssumeRolePolicyDocument"]["Statement"][0]["Condition"] == {
         "StringEquals": {"sts:ExternalId": config["externalId"]}
     }
-    assert s.resources("AWS::S3::Bucket") and s.resources("Custom::EncordBucketCors")
+    assert list(s.resources("AWS::S3::Bucket")) == [
+        "EncordAccessBucketmynewencorddatabucketD7B97477"
+    ]
+    assert list(s.resources("AWS::S3::BucketPolicy")) == [
+        "EncordAccessBucketmynewencorddatabucketPolicyFA04AFCB"
+    ]
+    assert s.resources("Custom::EncordBucketCors")
     assert security_problems(s.template, config) == []

@@ -12,14 +12,10 @@ from typing import Any
 
 import pytest
 
-from stacks.config import (
-    DEFAULT_CORS_ORIGINS,
-    ConfigError,
-    load_config,
-    merge_context,
-)
+from registration.contract import DEFAULT_CORS_ORIGINS
+from stacks.config import ConfigError, config_from_context, load_config, merge_context
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 GOOD: dict[str, Any] = {
     "trustedPrincipals": ["210987654321"],
     "externalId": "ext-123",
@@ -167,6 +163,15 @@ def test_merge_context_overrides_single_settings_and_whole_objects() -> None:
     )
     assert merged == {"externalId": "b", "buckets": ["x-bucket"], "allowListing": True}
     assert merge_context(json.dumps(GOOD), {}) == GOOD  # `-c encord='{...}'` arrives as a string
+
+
+def test_config_from_context_reads_the_object_and_its_overrides_only() -> None:
+    context = {"encord": json.dumps(GOOD), "encord.externalId": "ext-456", "other.key": "x"}
+    config = config_from_context(context)
+    assert config.external_id == "ext-456"
+    assert config.trusted_principals == ("210987654321",)
+    with pytest.raises(ConfigError, match="encord: missing"):
+        config_from_context({"other.key": "x"})
 
 
 def test_multi_region_access_point_alias_and_account() -> None:
