@@ -11,7 +11,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_VERSION_CHECK := 1
 export CDK_DISABLE_CLI_TELEMETRY := 1
 
-.PHONY: all install demo test lint types unit synth bench lock clean
+.PHONY: all install demo emulators test lint types unit synth bench lock clean
 
 all: test
 
@@ -28,6 +28,9 @@ install: $(STAMP) node_modules/.package-lock.json
 
 demo: install
 	$(BIN)/python -m demo
+
+emulators: install
+	$(BIN)/python -m demo.emulators
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -21,24 +21,22 @@ code does not know they exist.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import shutil
 import subprocess
 import sys
 import time
-import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import boto3
 
+from demo.emulators import EmulatorError, running_emulators
 from demo.samples import samples
 from tests.emulators import cdk_cli
-from tests.emulators.moto_server import EMULATOR_ENV, REPO_ROOT, running_moto_server, stop_process
-from tests.standin.keys import generate_ssh_key
+from tests.emulators.moto_server import EMULATOR_ENV, REPO_ROOT
+from tests.standin.show import describe_folders
 
 EXISTING_BUCKET = "demo-existing-data"
 CREATED_BUCKET = "demo-encord-new-data"
@@ -76,45 +74,6 @@ def step(title: str) -> None:
     say(f"== {title}")
 
 
-@contextlib.contextmanager
-def running_standin(work: Path, key_file: Path) -> Iterator[str]:
-    """The Encord stand-in as a child process; yields its domain (http://127.0.0.1:PORT)."""
-    ready = work / "standin.ready"
-    ready.unlink(missing_ok=True)
-    log = (work / "standin.log").open("wb")
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tests.standin",
-            "--integration",
-            INTEGRATION,
-            "--public-key-file",
-            str(key_file),
-            "--job-latency",
-            "0.3",
-            "--ready-file",
-            str(ready),
-        ],
-        cwd=REPO_ROOT,
-        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while not ready.exists() or not ready.read_text().strip():
-            if process.poll() is not None:
-                raise DemoFailed(f"the Encord stand-in exited early; see {work / 'standin.log'}")
-            if time.monotonic() > deadline:
-                raise DemoFailed("the Encord stand-in did not start within 60 s")
-            time.sleep(0.1)
-        yield ready.read_text().split()[1]
-    finally:
-        stop_process(process)
-        log.close()
-
-
 def seed(endpoint: str) -> None:
     """The existing bucket, its customer CORS rule, and the sample objects."""
     s3 = boto3.client("s3", endpoint_url=endpoint, region_name=EMULATOR_ENV["AWS_REGION"])
@@ -146,8 +105,10 @@ def deploy(endpoint: str, work: Path) -> Path:
     say("   $ npx cdk bootstrap")
     cdk_cli.bootstrap(env, out_dir)
     say(
-        f"   $ npx cdk deploy -c encord='{json.dumps(DEMO_CONFIG)}' --outputs-file cdk-outputs.json"
+        f"   $ npx cdk deploy -c encord='{json.dumps(DEMO_CONFIG)}' --method=direct "
+        "--require-approval never --outputs-file cdk-outputs.json"
     )
+    say("     (the emulator needs --method=direct: docs/local-walkthrough.md says why)")
     log = cdk_cli.deploy(env, DEMO_CONFIG, out_dir, outputs)
     (work / "cdk-deploy.log").write_text(log, encoding="utf-8")
     say(f"   deployed in {time.monotonic() - started:.0f} s; outputs:")
@@ -179,34 +140,16 @@ def _quote(arg: str) -> str:
 
 def show_folder(domain: str) -> None:
     """What the stand-in holds in the demo folder."""
-    with urllib.request.urlopen(f"{domain}/_standin/folders", timeout=10) as answer:
-        folders = json.load(answer)
-    for folder in folders:
-        with urllib.request.urlopen(
-            f"{domain}/_standin/folders/{folder['uuid']}/items", timeout=10
-        ) as answer:
-            items = json.load(answer)
-        say(f"   folder {folder.get('path') or folder['name']}: {len(items)} item(s)")
-        for item in sorted(items, key=lambda i: i["title"]):
-            urls = item["urls"] or [item["url"]]
-            extra = f" +{len(urls) - 1} more" if len(urls) > 1 else ""
-            meta = (
-                f"  metadata={json.dumps(item['clientMetadata'])}" if item["clientMetadata"] else ""
-            )
-            say(f"     [{item['type']}] {item['title']}  <- {urls[0]}{extra}{meta}")
+    for line in describe_folders(domain):
+        say(f"   {line}")
 
 
 def run(work: Path) -> None:
     """The whole demo, writing under `work`."""
-    key_text, _ = generate_ssh_key()
     key_file = work / "encord-demo-key"
-    key_file.touch(mode=0o600)
-    key_file.write_text(key_text, encoding="ascii")
     step("1. local AWS (moto) and the local Encord stand-in")
-    with (
-        running_moto_server(log_file=work / "moto.log") as endpoint,
-        running_standin(work, key_file) as domain,
-    ):
+    with running_emulators(work, key_file=key_file, integration=INTEGRATION) as emulators:
+        endpoint, domain = emulators.aws_endpoint, emulators.encord_domain
         say(f"   AWS endpoint {endpoint}; Encord API {domain}")
         env = {
             **os.environ,
@@ -287,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     try:
         run(work)
-    except DemoFailed as exc:
+    except (DemoFailed, EmulatorError) as exc:
         print(f"demo failed: {exc}", file=sys.stderr)
         return 1
     except cdk_cli.CdkError as exc:

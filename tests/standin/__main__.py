@@ -1,13 +1,10 @@
-"""Run the Encord stand-in on its own (for the demo).
+"""Run the Encord stand-in on its own (`make demo`, `make emulators`, and by hand).
 
     python -m tests.standin --integration TITLE --public-key-file KEY [--port N]
         [--job-latency SECONDS] [--integration-uuid UUID] [--ready-file PATH]
 
-`--public-key-file` takes either a public key as hex (one line) or an OpenSSH Ed25519
-private key file (the public key is derived; nothing secret is printed). Prints one
-line ``ready <domain> integration=<uuid>`` when serving; serves until SIGTERM/SIGINT.
-Inspect what it holds at ``<domain>/_standin/folders`` and
-``<domain>/_standin/folders/<uuid>/items``.
+Prints one line ``ready <domain> integration=<uuid>`` when serving; serves until
+SIGTERM/SIGINT. See `--help` for every option.
 """
 
 from __future__ import annotations
@@ -19,36 +16,110 @@ import threading
 from pathlib import Path
 from types import FrameType
 
-from tests.standin.keys import public_key_hex_from_private_text
+from tests.standin.keys import ACCEPTED_FORMS, KeyFormatError, public_key_hex_from_text
 from tests.standin.server import EncordStandIn
+
+DESCRIPTION = """\
+A local stand-in for Encord's v2 API, for tests, `make demo` and `make emulators` only:
+production code never imports it or knows it exists. It serves the endpoints
+`encord-register` uses (cloud integrations, folders, registration jobs with long polling,
+items, the metadata schema) on 127.0.0.1, checks the Ed25519 signature of every request
+against the public keys it was given, and keeps everything in memory (gone when it stops).
+
+When it is serving it prints `ready http://127.0.0.1:PORT integration=UUID`; point the
+SDK or `encord-register` at that domain (--encord-domain or ENCORD_DOMAIN). Runs until
+SIGTERM or Ctrl-C.
+
+See what it holds (JSON):
+  GET <domain>/_standin/folders               the folders
+  GET <domain>/_standin/folders/<uuid>/items  the items registered into one folder
+  GET <domain>/_standin/calls                 API calls served, by route
+"""
 
 
 def _public_hex(path: Path) -> str:
-    text = path.read_text(encoding="ascii").strip()
-    if "PRIVATE KEY" in text:
-        return public_key_hex_from_private_text(text + "\n")
-    bytes.fromhex(text)
-    return text
+    """The key id (public key hex) of the key in `path`; `KeyFormatError` says what is wrong."""
+    try:
+        text = path.read_text(encoding="ascii")
+    except UnicodeDecodeError:
+        raise KeyFormatError(f"not a text file; expected {ACCEPTED_FORMS}") from None
+    return public_key_hex_from_text(text)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The stand-in's command line."""
+    parser = argparse.ArgumentParser(
+        prog="python -m tests.standin",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--integration",
+        action="append",
+        default=[],
+        required=True,
+        metavar="TITLE",
+        help="title of an AWS cloud integration every key can see (repeatable; "
+        "`register --integration` matches it)",
+    )
+    parser.add_argument(
+        "--integration-uuid",
+        metavar="UUID",
+        help="the UUID of the first --integration (default: a new random UUID)",
+    )
+    parser.add_argument(
+        "--public-key-file",
+        type=Path,
+        action="append",
+        required=True,
+        metavar="PATH",
+        help="a user's key; requests signed by it are accepted (repeatable). The file holds "
+        f"{ACCEPTED_FORMS}; nothing secret is printed",
+    )
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=0,
+        help="port on 127.0.0.1 (default 0: any free port, printed in the ready line)",
+    )
+    parser.add_argument(
+        "--job-latency",
+        type=float,
+        default=0.2,
+        metavar="SECONDS",
+        help="how long each registration job takes before its result is ready (default 0.2)",
+    )
+    parser.add_argument(
+        "--ready-file",
+        type=Path,
+        metavar="PATH",
+        help="also write the ready line to this file once serving (for scripts)",
+    )
+    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Serve until terminated."""
-    parser = argparse.ArgumentParser(prog="python -m tests.standin")
-    parser.add_argument("--port", type=int, default=0)
-    parser.add_argument("--integration", action="append", default=[], required=True)
-    parser.add_argument("--integration-uuid")
-    parser.add_argument("--public-key-file", type=Path, action="append", required=True)
-    parser.add_argument("--job-latency", type=float, default=0.2)
-    parser.add_argument("--ready-file", type=Path)
+    parser = build_parser()
     args = parser.parse_args(argv)
-    standin = EncordStandIn(job_latency=args.job_latency, port=args.port)
+    keys: list[str] = []
     for key_file in args.public_key_file:
-        standin.register_public_key(_public_hex(key_file))
+        try:
+            keys.append(_public_hex(key_file))
+        except KeyFormatError as exc:
+            parser.error(f"--public-key-file {key_file}: {exc}")
+        except OSError as exc:
+            parser.error(f"--public-key-file {key_file}: cannot read it: {exc.strerror}")
+    standin = EncordStandIn(job_latency=args.job_latency, port=args.port)
+    for key in keys:
+        standin.register_public_key(key)
     uuids = [standin.store.add_integration(args.integration[0], args.integration_uuid)]
     uuids += [standin.add_integration(title) for title in args.integration[1:]]
     line = f"ready {standin.domain} integration={uuids[0]}"
-    if args.ready_file:
-        args.ready_file.write_text(line + "\n", encoding="utf-8")
+    if args.ready_file:  # written whole, then renamed: a reader never sees half a line
+        partial = args.ready_file.with_name(args.ready_file.name + ".partial")
+        partial.write_text(line + "\n", encoding="utf-8")
+        partial.replace(args.ready_file)
     print(line, flush=True)
 
     def _stop(signum: int, frame: FrameType | None) -> None:
