@@ -37,7 +37,10 @@ class EncordTarget:
 
 @dataclass(frozen=True)
 class RegisterOptions:
-    """How to register: parallelism, error handling, retries, and where the state lives."""
+    """How to register: parallelism, error handling, retries, and where the report goes.
+
+    Where the state lives is decided with the files to send (`run.prepare_files`).
+    """
 
     jobs: int = DEFAULT_JOBS
     ignore_errors: bool = True
@@ -47,8 +50,6 @@ class RegisterOptions:
     dry_run: bool = False
     max_retries: int = DEFAULT_MAX_ATTEMPTS
     retry_base_delay: float = DEFAULT_BASE_DELAY
-    state: Path | None = None
-    """The state file (default: `STATE_DIR/STATE_FILE` beside the files)."""
     report: Path | None = None
     """Where to write the JSON report (also when the run stops early)."""
 

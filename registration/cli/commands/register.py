@@ -124,7 +124,6 @@ def run(args: argparse.Namespace, console: Console) -> int:
         dry_run=args.dry_run,
         max_retries=args.max_retries,
         retry_base_delay=args.retry_base_delay,
-        state=args.state,
         report=args.report,
     )
     run_options.check()
