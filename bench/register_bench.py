@@ -1,12 +1,14 @@
 """Registration throughput against the local Encord stand-in with a simulated job latency.
 
     python -m bench.register_bench [--files 100] [--items 10000] [--latency 2.0] [--jobs 1 8]
+                                   [--forms typed file]
 
 Writes FILES registration files of ITEMS images each, starts the stand-in in its own
 process (`python -m tests.standin`, each job finishing LATENCY seconds after it
-starts), then runs `encord-register register` once per `--jobs` value into a fresh
-folder and prints the wall time of each and the speed-up. With a latency that
-dominates, N jobs in flight should take about 1/N of the time of one.
+starts), then runs `encord-register register` once per `--submit-form` and `--jobs`
+value into a fresh folder and prints the wall time of each, the speed-up, and what the
+typed form (the SDK's `DataUploadItems`) costs over the file form at the same `--jobs`.
+With a latency that dominates, N jobs in flight should take about 1/N of the time of one.
 Defaults are small so `make bench` stays quick; the README figure used
 `--files 100 --items 10000 --latency 2`.
 """
@@ -75,7 +77,7 @@ def start_standin(
 
 
 def run_register(
-    domain: str, key_file: Path, manifests: Path, folder: str, jobs: int, state: Path
+    domain: str, key_file: Path, manifests: Path, folder: str, jobs: int, state: Path, form: str
 ) -> float:
     """Wall seconds of one `encord-register register` run (a subprocess, like a user's)."""
     started = time.perf_counter()
@@ -99,6 +101,8 @@ def run_register(
             str(jobs),
             "--state",
             str(state),
+            "--submit-form",
+            form,
             "--json",
         ],
         check=False,
@@ -119,6 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--items", type=int, default=1000)
     parser.add_argument("--latency", type=float, default=1.0)
     parser.add_argument("--jobs", type=int, nargs="+", default=[1, 8])
+    parser.add_argument("--forms", nargs="+", choices=["typed", "file"], default=["typed", "file"])
     args = parser.parse_args(argv)
     sys.path.insert(0, str(ROOT))
     from tests.standin.keys import generate_ssh_key
@@ -136,34 +141,44 @@ def main(argv: list[str] | None = None) -> int:
             f"simulated job latency {args.latency}s",
             flush=True,
         )
-        times: dict[int, float] = {}
-        for jobs in args.jobs:
-            proc, domain = start_standin(key_file, args.latency, work / f"ready-{jobs}")
-            try:
-                times[jobs] = run_register(
-                    domain,
-                    key_file,
-                    manifests,
-                    f"bench/jobs-{jobs}",
-                    jobs,
-                    work / f"state-{jobs}.db",
-                )
-            finally:
-                proc.terminate()
-                proc.wait(timeout=30)
-            items = args.files * args.items
-            print(
-                f"  --jobs {jobs}: {times[jobs]:.1f} s wall ({items / times[jobs]:,.0f} items/s)",
-                flush=True,
-            )
-        base = min(args.jobs)
-        for jobs in args.jobs:
-            if jobs != base:
+        times: dict[tuple[str, int], float] = {}
+        items = args.files * args.items
+        for form in args.forms:
+            for jobs in args.jobs:
+                ready = work / f"ready-{form}-{jobs}"
+                proc, domain = start_standin(key_file, args.latency, ready)
+                try:
+                    times[form, jobs] = run_register(
+                        domain,
+                        key_file,
+                        manifests,
+                        f"bench/{form}-jobs-{jobs}",
+                        jobs,
+                        work / f"state-{form}-{jobs}.db",
+                        form,
+                    )
+                finally:
+                    proc.terminate()
+                    proc.wait(timeout=30)
+                took = times[form, jobs]
                 print(
-                    f"  speed-up --jobs {jobs} vs {base}: {times[base] / times[jobs]:.2f}x "
-                    f"(ideal {jobs / base:.0f}x)",
+                    f"  --submit-form {form} --jobs {jobs}: {took:.1f} s wall "
+                    f"({items / took:,.0f} items/s)",
                     flush=True,
                 )
+        base = min(args.jobs)
+        for form in args.forms:
+            for jobs in args.jobs:
+                if jobs != base:
+                    print(
+                        f"  {form}: speed-up --jobs {jobs} vs {base}: "
+                        f"{times[form, base] / times[form, jobs]:.2f}x (ideal {jobs / base:.0f}x)",
+                        flush=True,
+                    )
+        if {"typed", "file"} <= set(args.forms):
+            for jobs in args.jobs:
+                extra = times["typed", jobs] / times["file", jobs] - 1
+                print(f"  typed vs file at --jobs {jobs}: {extra:+.1%} wall time", flush=True)
     return 0
 
 

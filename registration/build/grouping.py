@@ -149,8 +149,10 @@ class Grouper:
                 skip_entry(entry, skips.DUPLICATE_KEY)
                 continue
             last = key
-            if entry.sidecar_problem is not None and (sidecar := entry.sidecar) is not None:
-                self.skip(sidecar.bucket, sidecar.key, skips.BAD_SIDECAR, entry.sidecar_problem)
+            if (problem := entry.sidecar_problem) is not None and (
+                sidecar := entry.sidecar
+            ) is not None:
+                self.skip(sidecar.bucket, sidecar.key, problem.reason, problem.detail)
                 entry = Entry(record, None, record.metadata)
             if key.endswith("/"):
                 skip_entry(entry, skips.FOLDER_MARKER)

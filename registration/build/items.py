@@ -26,6 +26,39 @@ _new_built = tuple.__new__
 _ENCODE = ENCODING_TABLE
 
 
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def _snake(name: str) -> str:
+    return "".join(f"_{c.lower()}" if c.isupper() else c for c in name)
+
+
+_MEDIA_FIELD_SPELLING: dict[str, dict[str, str]] = {
+    kind: {
+        spelling: field
+        for field in form.file_fields
+        for spelling in (field, _camel(field), _snake(field))
+    }
+    for kind, form in f.MEDIA_METADATA.items()
+}
+"""Item kind -> {either spelling of a media-metadata field: its spelling in the file form}."""
+
+
+def file_form_media_metadata(kind: str, value: Any) -> Any:
+    """Media metadata with its field names spelled as the file form spells them for `kind`.
+
+    Sidecars may use either casing (the SDK's field names are snake_case, its wire form
+    camelCase); the file follows Encord's own examples (`formats.MEDIA_METADATA`). Fields
+    the table does not know are kept as given, for the typed check to name.
+    """
+    spelling = _MEDIA_FIELD_SPELLING.get(kind)
+    if spelling is None or not isinstance(value, dict):
+        return value
+    return {spelling.get(name, name): v for name, v in value.items()}
+
+
 class BuiltItem(NamedTuple):
     """One item ready for a file: its kind, top-level key, the dict, and the keys it covers."""
 
@@ -89,7 +122,7 @@ class ItemBuilder:
         if client:
             item[_CLIENT_METADATA] = client
         if media_key is not None and media_key in doc:
-            item[media_key] = doc[media_key]
+            item[media_key] = file_form_media_metadata(kind, doc[media_key])
 
     def build(self, unit: Unit) -> BuiltItem | None:
         """The item for `unit`, or None when nothing of it can be registered (reported)."""

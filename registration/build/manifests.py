@@ -39,7 +39,7 @@ def build_manifests(
     pipeline = pipeline_options(options)
     if options.upsert_metadata and not options.skip_duplicate_urls:
         raise UsageError("--upsert-metadata needs --skip-duplicate-urls (the default)")
-    sources = SourcePlan(source, options, s3_client).sources()
+    sources = SourcePlan(source, options, s3_client, keyframes=pipeline.keyframes).sources()
     if body_reader is not None:
         for bucket_source in sources:
             bucket_source.body_reader = body_reader

@@ -1,8 +1,10 @@
 """The manifest pipeline: source -> sidecars -> classify/group -> items -> checks -> files.
 
-Each stage is an iterator over the previous one; nothing holds a whole bucket. The
-accounting invariant is checked at the end of every run: objects seen = objects
-included + objects skipped.
+Each stage is an iterator over the previous one; nothing holds a whole bucket. Chunking
+measures each item once (its orjson bytes) and asks this module about the large ones: an item
+that fits no file of `--max-bytes`, or whose clientMetadata is over Encord's 10 MB, is skipped
+here with its own reason. The accounting invariant is checked at the end of every run:
+objects seen = objects included + objects skipped.
 """
 
 from __future__ import annotations
@@ -13,18 +15,25 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from registration.build import skips
-from registration.build.chunking import chunks
+from registration.build.chunking import CUT_REASONS, chunks, fits_alone, surely_fits
 from registration.build.classify import Classifier
 from registration.build.grouping import Grouper, GroupRules
 from registration.build.items import BuiltItem, ItemBuilder
-from registration.build.sidecars import BodyReader, attach_sidecars
+from registration.build.keyframes import DEPRECATED_KEYFRAMES_KEY, ENCORD_KEY, KeyframeConverter
+from registration.build.sidecars import DEFAULT_SIDECAR_SUFFIXES, BodyReader, attach_sidecars
 from registration.build.sources import ObjectRecord
 from registration.build.titles import DEFAULT_TITLE_MODE
 from registration.build.urls import UrlBuilder
-from registration.build.writer import ManifestWriter
-from registration.encord.formats import ItemCheck
-from registration.encord.limits import DEFAULT_ITEMS_PER_FILE
+from registration.build.writer import FileLayout, ManifestWriter
+from registration.encord.formats import CLIENT_METADATA, ItemCheck
+from registration.encord.limits import (
+    DEFAULT_ITEMS_PER_FILE,
+    DEFAULT_MAX_BYTES,
+    MAX_CLIENT_METADATA_BYTES,
+)
 from registration.errors import RegisterError
 from registration.reporter import Reporter
 
@@ -51,6 +60,12 @@ class PipelineOptions:
     title_mode: str = DEFAULT_TITLE_MODE
     metadata: Mapping[str, dict[str, Any]] = field(default_factory=dict)
     max_items: int = DEFAULT_ITEMS_PER_FILE
+    max_bytes: int = DEFAULT_MAX_BYTES
+    """The most bytes a JSON file may take (`--max-bytes`, or the `--plan`'s default)."""
+    sidecar_suffixes: tuple[str, ...] = DEFAULT_SIDECAR_SUFFIXES
+    keyframes: KeyframeConverter = field(default_factory=KeyframeConverter)
+    """Brings sidecars' key frames to the `$encord` form; it also converted `metadata` and
+    keys-file metadata, and counts every deprecated document converted for this run."""
 
 
 @dataclass
@@ -69,6 +84,11 @@ class ManifestSummary:
     shortened_titles: list[dict[str, str]] = field(default_factory=list)
     metadata_entries_unmatched: int = 0
     notes: dict[str, int] = field(default_factory=dict)
+    files_cut_by: dict[str, int] = field(default_factory=dict)
+    """Files per reason they were closed (`chunking.CUT_REASONS`: items, urls, bytes, end)."""
+    keyframes_converted: int = 0
+    """Metadata documents (sidecars, `--metadata` entries, keys-file metadata) whose
+    deprecated `keyframes` list was written as `clientMetadata["$encord"]["frames"]`."""
 
     @property
     def skipped(self) -> int:
@@ -90,6 +110,8 @@ class ManifestSummary:
             "shortened_titles": self.shortened_titles,
             "metadata_entries_unmatched": self.metadata_entries_unmatched,
             "notes": dict(sorted(self.notes.items())),
+            "files_cut_by": dict(sorted(self.files_cut_by.items())),
+            "keyframes_converted": self.keyframes_converted,
         }
 
 
@@ -132,12 +154,23 @@ def run_pipeline(
 
     builders: list[ItemBuilder] = []
     counters: list[_Counting] = []
+    layout = writer.layout
+    max_bytes = options.max_bytes
+
+    def too_large(built: BuiltItem, size: int) -> bool:
+        return _too_large(built, size, layout, max_bytes, skip)
 
     def items() -> Iterator[BuiltItem]:
         for source in sources:
             counted = _Counting(source.records(), reporter)
             counters.append(counted)
-            entries = attach_sidecars(counted, source.body_reader)
+            entries = attach_sidecars(
+                counted,
+                source.body_reader,
+                skip,
+                suffixes=options.sidecar_suffixes,
+                convert=options.keyframes,
+            )
             grouper = Grouper(options.classifier, options.rules, skip)
             builder = ItemBuilder(
                 source.urls, skip, title_mode=options.title_mode, metadata=options.metadata
@@ -153,14 +186,26 @@ def run_pipeline(
                 yield built
 
     included = metadata_objects = 0
-    for chunk in chunks(items(), options.max_items):
-        writer.write_chunk(chunk)
-        for built in chunk:
+    cuts: Counter[str] = Counter()
+    # Items up to this size need no check: they fit a file alone whatever their list, and
+    # their clientMetadata (a part of them) is within Encord's limit.
+    check_above = min(MAX_CLIENT_METADATA_BYTES, surely_fits(layout, max_bytes))
+    for chunk in chunks(
+        items(),
+        layout,
+        options.max_items,
+        max_bytes=max_bytes,
+        too_large=too_large,
+        check_above=check_above,
+    ):
+        writer.write_chunk(chunk.items, max_bytes=max_bytes)
+        cuts[chunk.cut] += 1
+        for built in chunk.items:
             by_type[built.kind] += 1
             summary.urls += built.urls
             included += len(built.keys)
             metadata_objects += len(built.sidecar_keys)
-        summary.items += len(chunk)
+        summary.items += len(chunk.items)
         reporter.progress("items", summary.items)
     summary.files = list(writer.files)
     summary.objects_seen = sum(c.count for c in counters)
@@ -168,6 +213,7 @@ def run_pipeline(
     summary.included_as_metadata = metadata_objects
     summary.objects_skipped = sum(skipped.values())
     summary.items_by_type = dict(by_type)
+    summary.files_cut_by = {cut: cuts[cut] for cut in CUT_REASONS if cuts[cut]}
     summary.skipped_by_reason = dict(skipped)
     for builder in builders:
         summary.shortened_titles += builder.shortened
@@ -176,12 +222,53 @@ def run_pipeline(
     for source in sources:
         for name, value in source.notes().items():
             summary.notes[name] = summary.notes.get(name, 0) + value
+    summary.keyframes_converted = converted = options.keyframes.converted
+    if converted:
+        reporter.warn(
+            f"{converted:,} metadata document(s) gave key frames in Encord's deprecated "
+            f"`{DEPRECATED_KEYFRAMES_KEY}` list: written as clientMetadata"
+            f'["{ENCORD_KEY}"]["frames"] (keyframes_converted in summary.json)'
+        )
     if summary.objects_seen != summary.objects_included + summary.objects_skipped:
         raise RegisterError(
             f"internal accounting error: {summary.objects_seen} objects seen but "
             f"{summary.objects_included} included + {summary.objects_skipped} skipped"
         )
     return summary
+
+
+def _too_large(
+    built: BuiltItem,
+    size: int,
+    layout: FileLayout,
+    max_bytes: int,
+    skip: Callable[[str, str, str, str | None], None],
+) -> bool:
+    """Skip (and report) an item whose metadata is over Encord's limit or that fits no file."""
+    metadata = built.item.get(CLIENT_METADATA)
+    if metadata is not None and size > MAX_CLIENT_METADATA_BYTES:
+        metadata_size = len(orjson.dumps(metadata))
+        if metadata_size > MAX_CLIENT_METADATA_BYTES:
+            detail = (
+                f"clientMetadata is {metadata_size:,} bytes; "
+                f"Encord allows {MAX_CLIENT_METADATA_BYTES:,}"
+            )
+            _skip_item(built, skips.METADATA_TOO_LARGE, detail, skip)
+            return True
+    if not fits_alone(built, size, layout, max_bytes):
+        detail = f"the item is {size:,} bytes; a file may take {max_bytes:,} (--max-bytes)"
+        _skip_item(built, skips.ITEM_TOO_LARGE, detail, skip)
+        return True
+    return False
+
+
+def _skip_item(
+    built: BuiltItem, reason: str, detail: str, skip: Callable[[str, str, str, str | None], None]
+) -> None:
+    for key in built.keys:
+        skip(built.bucket, key, reason, detail)
+    for key in built.sidecar_keys:
+        skip(built.bucket, key, skips.SIDECAR_OF_SKIPPED, reason)
 
 
 def _refused(

@@ -11,20 +11,32 @@ from collections.abc import Iterator
 from typing import Any
 
 from registration.build.bulk_metadata import load_metadata_file
-from registration.build.chunking import check_max_items
+from registration.build.chunking import check_max_bytes, check_max_items
 from registration.build.classify import Classifier, parse_type_map
 from registration.build.grouping import GroupRules
+from registration.build.keyframes import KeyframeConverter, KeyframeDefaults
 from registration.build.pipeline import BucketSource, PipelineOptions
-from registration.build.sidecars import BodyReader
+from registration.build.sidecars import BodyReader, check_sidecar_suffixes
 from registration.build.sources import ObjectRecord
 from registration.build.spec import BuildOptions, SourceSpec
 from registration.build.urls import UrlBuilder
+from registration.encord.limits import (
+    DEFAULT_ITEMS_PER_FILE,
+    DEFAULT_MAX_BYTES,
+    MAX_FILE_BYTES,
+    PLANS,
+)
 from registration.errors import InputError, UsageError
 from registration.stack_outputs import AccessStackOutputs, load_stack_outputs
 
 
 def pipeline_options(options: BuildOptions) -> PipelineOptions:
     """Item-building options, checked (bad values raise UsageError naming the flag)."""
+    max_items, max_bytes = _file_limits(options)
+    keyframes = KeyframeConverter(
+        KeyframeDefaults(options.keyframe_sampling_rate, options.keyframe_mode)
+    )
+    metadata = load_metadata_file(options.metadata_file, keyframes) if options.metadata_file else {}
     return PipelineOptions(
         classifier=Classifier(parse_type_map(options.type_map)),
         rules=GroupRules(
@@ -33,17 +45,49 @@ def pipeline_options(options: BuildOptions) -> PipelineOptions:
             image_group=options.image_groups,
         ),
         title_mode=options.title,
-        metadata=load_metadata_file(options.metadata_file) if options.metadata_file else {},
-        max_items=check_max_items(options.max_items),
+        metadata=metadata,
+        max_items=max_items,
+        max_bytes=max_bytes,
+        sidecar_suffixes=check_sidecar_suffixes(options.sidecar_suffixes),
+        keyframes=keyframes,
     )
+
+
+def _file_limits(options: BuildOptions) -> tuple[int, int]:
+    """`max_items` and `max_bytes`: explicit values win over the plan's, the plan's over ours.
+
+    An explicit `--max-bytes` is still held to the plan's documented file size.
+    """
+    plan = None
+    if options.plan is not None:
+        plan = PLANS.get(options.plan)
+        if plan is None:
+            raise UsageError(f"--plan {options.plan!r}: choose one of {', '.join(PLANS)}")
+    max_items = options.max_items
+    if max_items is None:
+        max_items = plan.max_items if plan else DEFAULT_ITEMS_PER_FILE
+    max_bytes = options.max_bytes
+    if max_bytes is None:
+        max_bytes = plan.max_bytes if plan else DEFAULT_MAX_BYTES
+    limit = plan.file_bytes_limit if plan else MAX_FILE_BYTES
+    name = plan.name if plan else None
+    return check_max_items(max_items), check_max_bytes(max_bytes, limit, name)
 
 
 class SourcePlan:
     """The buckets a `SourceSpec` names, as `BucketSource`s (one S3 client, made on demand)."""
 
-    def __init__(self, spec: SourceSpec, options: BuildOptions, s3_client: Any = None) -> None:
+    def __init__(
+        self,
+        spec: SourceSpec,
+        options: BuildOptions,
+        s3_client: Any = None,
+        keyframes: KeyframeConverter | None = None,
+    ) -> None:
         self.spec = spec
         self.options = options
+        self.keyframes = keyframes
+        """Brings a keys file's metadata to the `$encord` key-frame form (None: as given)."""
         self._client = s3_client
         self.stack: AccessStackOutputs | None = load_stack_outputs(
             spec.stack_outputs, spec.stack, spec.region
@@ -147,7 +191,8 @@ class SourcePlan:
         urls = self._url_builder(bucket)
 
         def records() -> Iterator[ObjectRecord]:
-            return (r for r in read_keys_file(path, bucket) if r.key.startswith(prefixes))
+            records = read_keys_file(path, bucket, convert=self.keyframes)
+            return (r for r in records if r.key.startswith(prefixes))
 
         return BucketSource(bucket, records, urls, self._body_reader())
 

@@ -1,30 +1,62 @@
-"""Sidecar metadata: a `<key>.json` object next to an object becomes its metadata.
+"""Sidecar metadata: a `<key>.metadata.json` or `<key>.json` object becomes `<key>`'s metadata.
 
-Pairing streams over keys in sorted order: every key between ``K`` and ``K.json`` starts
-with ``K``, so an object still waiting for its sidecar is always on a short stack of
-keys that are prefixes of each other. Sidecar bodies are fetched by a small thread pool
-with a bounded window, in order.
+Two naming conventions are paired by default (`--sidecar-suffix` chooses): Encord's own
+cloud-synced folders pair `<file>.metadata.json` with `<file>` (the SDK's
+`SidecarMatcherSuffix` default), and this tool has always paired `<file>.json`.
+
+The pairing rule, for a key ending in one of the suffixes:
+
+- the longest suffix whose data file exists wins: `a.jpg.metadata.json` is the sidecar of
+  `a.jpg` when `a.jpg` exists, else of `a.jpg.metadata` when that exists, else it is an
+  object of its own (a JSON document, registered as text);
+- an object has one sidecar: when `x.jpg.json` and `x.jpg.metadata.json` both exist, the one
+  with the longer suffix (`x.jpg.metadata.json`) is used and the other is reported in
+  skipped.jsonl as `sidecar_superseded`, naming the one used (two chosen suffixes of one
+  length: the first in key order is used); a sidecar key listed twice is a `duplicate_key`.
+
+Pairing streams over keys in sorted order: every key between ``K`` and ``K + suffix`` starts
+with ``K``, so an object still waiting for its sidecar is always on a short stack of keys
+that are prefixes of each other, and every data file a sidecar could belong to is on it.
+Sidecar bodies are fetched by a small thread pool with a bounded window, in order; their key
+frames are brought to Encord's ``$encord`` form there (`keyframes.KeyframeConverter`), and a
+sidecar whose key frames are bad is dropped with its reason, never its object.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any, NamedTuple
+from typing import Any, Final, NamedTuple
 
 import orjson
 
+from registration.build import skips
+from registration.build.keyframes import KeyframeConverter, KeyframeError
+from registration.build.skips import SkipSink
 from registration.build.sources import ObjectRecord
+from registration.errors import UsageError
 
-SIDECAR_SUFFIX = ".json"
+ENCORD_SIDECAR_SUFFIX: Final = ".metadata.json"
+"""Encord's cloud-synced folders' convention (`SidecarMatcherSuffix` default)."""
+PLAIN_SIDECAR_SUFFIX: Final = ".json"
+"""This tool's original convention."""
+DEFAULT_SIDECAR_SUFFIXES: Final = (ENCORD_SIDECAR_SUFFIX, PLAIN_SIDECAR_SUFFIX)
+SIDECAR_SUFFIX_FLAG: Final = "--sidecar-suffix"
 MAX_SIDECAR_BYTES = 1024 * 1024
-"""Our own guard: a sidecar `<key>.json` larger than this is reported, not read."""
+"""Our own guard: a sidecar larger than this is reported, not read."""
 SIDECAR_FETCH_WORKERS = 16
 _WINDOW = 256
 
 BodyReader = Callable[[ObjectRecord], bytes]
 """Reads an object's bytes (a sidecar): S3 GetObject in production."""
+
+
+class SidecarProblem(NamedTuple):
+    """Why a sidecar is dropped (its object stays): a skip reason and the detail."""
+
+    reason: str
+    detail: str
 
 
 class Entry(NamedTuple):
@@ -33,7 +65,20 @@ class Entry(NamedTuple):
     record: ObjectRecord
     sidecar: ObjectRecord | None = None
     metadata: dict[str, Any] | None = None
-    sidecar_problem: str | None = None
+    sidecar_problem: SidecarProblem | None = None
+
+
+def check_sidecar_suffixes(suffixes: Sequence[str]) -> tuple[str, ...]:
+    """The suffixes, longest first (the order pairing tries them); UsageError naming the flag."""
+    if not suffixes:
+        raise UsageError(f"{SIDECAR_SUFFIX_FLAG}: give at least one suffix")
+    for suffix in suffixes:
+        if not suffix or "/" in suffix or suffix.strip() != suffix:
+            raise UsageError(
+                f"{SIDECAR_SUFFIX_FLAG} {suffix!r}: expected the end of a key, such as "
+                f"{ENCORD_SIDECAR_SUFFIX} or {PLAIN_SIDECAR_SUFFIX} (no '/', no spaces around)"
+            )
+    return tuple(sorted(set(suffixes), key=lambda s: (-len(s), s)))
 
 
 def parse_metadata_document(raw: bytes) -> dict[str, Any]:
@@ -48,40 +93,55 @@ def parse_metadata_document(raw: bytes) -> dict[str, Any]:
 
 
 def _load_sidecar(
-    reader: BodyReader, sidecar: ObjectRecord
-) -> tuple[dict[str, Any] | None, str | None]:
+    reader: BodyReader, sidecar: ObjectRecord, convert: KeyframeConverter | None
+) -> tuple[dict[str, Any] | None, SidecarProblem | None]:
     if sidecar.size is not None and sidecar.size > MAX_SIDECAR_BYTES:
-        return None, f"sidecar larger than {MAX_SIDECAR_BYTES} bytes"
+        return None, SidecarProblem(
+            skips.BAD_SIDECAR, f"sidecar larger than {MAX_SIDECAR_BYTES} bytes"
+        )
     try:
         raw = reader(sidecar)
     except Exception as exc:  # an unreadable sidecar is reported, the object still listed
-        return None, f"cannot read sidecar: {exc}"
+        return None, SidecarProblem(skips.BAD_SIDECAR, f"cannot read sidecar: {exc}")
     if len(raw) > MAX_SIDECAR_BYTES:
-        return None, f"sidecar larger than {MAX_SIDECAR_BYTES} bytes"
+        return None, SidecarProblem(
+            skips.BAD_SIDECAR, f"sidecar larger than {MAX_SIDECAR_BYTES} bytes"
+        )
     try:
-        return parse_metadata_document(raw), None
+        doc = parse_metadata_document(raw)
     except ValueError as exc:
-        return None, str(exc)
+        return None, SidecarProblem(skips.BAD_SIDECAR, str(exc))
+    if convert is None:
+        return doc, None
+    try:
+        return convert(doc), None
+    except KeyframeError as exc:
+        return None, SidecarProblem(skips.BAD_KEYFRAMES, str(exc))
 
 
 def attach_sidecars(
     records: Iterable[ObjectRecord],
     reader: BodyReader | None,
+    skip: SkipSink,
     *,
+    suffixes: Sequence[str] = DEFAULT_SIDECAR_SUFFIXES,
+    convert: KeyframeConverter | None = None,
     workers: int = SIDECAR_FETCH_WORKERS,
 ) -> Iterator[Entry]:
     """Entries for one bucket's records (sorted by key), each with its sidecar's metadata.
 
-    ``K.json`` is attached to object ``K`` when ``K`` exists (and is then not an entry
-    itself); other records pass through. Sidecar bodies are fetched by a thread pool with
-    a bounded window; entries come out in a deterministic order.
+    A key ending in one of `suffixes` is attached to the object it names (the module's
+    pairing rule) and is then not an entry itself; other records pass through. A sidecar
+    that loses to another of the same object goes to `skip`. Sidecar bodies are fetched by
+    a thread pool with a bounded window and passed through `convert`; entries come out in a
+    deterministic order.
     """
+    ordered = check_sidecar_suffixes(suffixes)
     pending: list[ObjectRecord] = []  # objects that may still get a sidecar
     sidecar_at: dict[int, ObjectRecord] = {}  # index in `pending` -> its sidecar
     window: deque[tuple[ObjectRecord, ObjectRecord | None, Future[Any] | None]] = deque()
     pool: ThreadPoolExecutor | None = None
     new_entry = tuple.__new__
-    suffix, suffix_len = SIDECAR_SUFFIX, len(SIDECAR_SUFFIX)
 
     def fetch(sidecar: ObjectRecord) -> Future[Any] | None:
         nonlocal pool
@@ -89,7 +149,32 @@ def attach_sidecars(
             return None
         if pool is None:
             pool = ThreadPoolExecutor(workers, thread_name_prefix="sidecar")
-        return pool.submit(_load_sidecar, reader, sidecar)
+        return pool.submit(_load_sidecar, reader, sidecar, convert)
+
+    def pair(record: ObjectRecord) -> bool:
+        """Attach `record` as a sidecar when an object it names is pending; True if taken."""
+        key = record.key
+        for suffix in ordered:  # longest first: the longer suffix whose data file exists wins
+            if not key.endswith(suffix):
+                continue
+            base = key[: len(key) - len(suffix)]
+            for i in range(len(pending) - 1, -1, -1):
+                candidate = pending[i].key
+                if candidate == base:
+                    current = sidecar_at.get(i)
+                    if current is None:
+                        sidecar_at[i] = record
+                    elif current.key == key:
+                        skip(record.bucket, key, skips.DUPLICATE_KEY, None)
+                    elif len(current.key) < len(key):
+                        sidecar_at[i] = record
+                        skip(current.bucket, current.key, skips.SIDECAR_SUPERSEDED, key)
+                    else:
+                        skip(record.bucket, key, skips.SIDECAR_SUPERSEDED, current.key)
+                    return True
+                if len(candidate) < len(base):
+                    break
+        return False
 
     try:
         for record in records:
@@ -105,19 +190,8 @@ def attach_sidecars(
                     len(window) > _WINDOW or window[0][2] is None or window[0][2].done()
                 ):
                     yield _resolve(*window.popleft())
-            if pending and key.endswith(suffix):
-                base = key[:-suffix_len]
-                for i in range(len(pending) - 1, -1, -1):
-                    candidate = pending[i].key
-                    if candidate == base:
-                        if i not in sidecar_at:
-                            sidecar_at[i] = record
-                            record = None  # type: ignore[assignment]
-                        break
-                    if len(candidate) < len(base):
-                        break
-                if record is None:
-                    continue
+            if pending and key.endswith(ordered) and pair(record):
+                continue
             pending.append(record)
         while pending:
             done = pending.pop()
@@ -136,7 +210,8 @@ def _resolve(
     if sidecar is None:
         return Entry(record, None, record.metadata)
     if future is None:
-        return Entry(record, sidecar, record.metadata, "no way to read sidecars")
+        problem = SidecarProblem(skips.BAD_SIDECAR, "no way to read sidecars")
+        return Entry(record, sidecar, record.metadata, problem)
     doc, problem = future.result()
     if record.metadata:
         doc = {**(doc or {}), **record.metadata}

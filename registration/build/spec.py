@@ -10,11 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from registration.build.sidecars import DEFAULT_SIDECAR_SUFFIXES
 from registration.build.sources.s3_listing import DEFAULT_LIST_WORKERS
 from registration.build.titles import DEFAULT_TITLE_MODE
 from registration.build.urls import DEFAULT_URL_STYLE
 from registration.build.writer import DEFAULT_FORMAT
-from registration.encord.limits import DEFAULT_ITEMS_PER_FILE
 
 
 @dataclass(frozen=True)
@@ -54,11 +54,23 @@ class BuildOptions:
     dicom_series: tuple[str, ...] = ()
     """Folder patterns (globs, or `re:REGEX`) that become multi-file items."""
     metadata_file: Path | None = None
+    sidecar_suffixes: tuple[str, ...] = DEFAULT_SIDECAR_SUFFIXES
+    """Key endings that make an object another's sidecar (`--sidecar-suffix`; the longest
+    whose data file exists wins, `sidecars` says the whole rule)."""
+    keyframe_sampling_rate: float | None = None
+    keyframe_mode: str | None = None
+    """`--keyframe-sampling-rate` / `--keyframe-mode`: the key-frame `config` written where
+    the metadata gives key frames without one (`keyframes.KeyframeDefaults`); None: none."""
     title: str = DEFAULT_TITLE_MODE
     """`key` or `basename` (`titles.TITLE_MODES`)."""
     url_style: str = DEFAULT_URL_STYLE
     """`virtual` or `path` (`urls.URL_STYLES`)."""
-    max_items: int = DEFAULT_ITEMS_PER_FILE
+    max_items: int | None = None
+    """Items per file; None: the `plan`'s, or `limits.DEFAULT_ITEMS_PER_FILE` (10,000)."""
+    max_bytes: int | None = None
+    """Bytes per JSON file at most; None: the `plan`'s, or `limits.DEFAULT_MAX_BYTES`."""
+    plan: str | None = None
+    """Encord plan whose file defaults apply (`limits.PLANS`: free, team, enterprise)."""
     skip_duplicate_urls: bool = True
     upsert_metadata: bool = False
 

@@ -2,14 +2,16 @@
 
 Files are named ``manifest-00001.json`` (and ``.csv``) in order. Each JSON document is
 validated against the shipped schema before it is written; serialisation is orjson in
-insertion order, so the same input gives byte-identical files.
+insertion order, so the same input gives byte-identical files. `FileLayout` knows the bytes
+of that form (the wrapper, the list separators, the flags), so a file's size is known exactly
+from its items' own sizes before it is written (`chunking` cuts files by bytes with it).
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -20,7 +22,7 @@ from registration.build.skips import SKIPPED_FILE
 from registration.encord import formats as f
 from registration.encord.files import manifest_name
 from registration.encord.schema import validate_document
-from registration.errors import UsageError
+from registration.errors import RegisterError, UsageError
 
 DEFAULT_FORMAT = "json"
 FORMATS = (DEFAULT_FORMAT, "csv", "both")
@@ -57,6 +59,25 @@ def build_document(
     if upsert_metadata:
         document[f.UPSERT_METADATA_KEY] = True
     return document
+
+
+class FileLayout:
+    """The bytes of a JSON registration file as this module writes it, for exact sizes.
+
+    A file is ``{"<top key>":[item,item,...],...,<flags>}`` plus a newline, compact, with the
+    flags always last. Its size is `empty` + `list_bytes[top key]` for each top-level list
+    present + `len(item) + 1` for each item (its bytes and one separator).
+    """
+
+    def __init__(self, *, skip_duplicate_urls: bool, upsert_metadata: bool) -> None:
+        flags: dict[str, bool] = {f.SKIP_DUPLICATE_URLS_KEY: skip_duplicate_urls}
+        if upsert_metadata:
+            flags[f.UPSERT_METADATA_KEY] = True
+        self.empty = len(b"{" + orjson.dumps(flags)[1:-1] + b"}\n")
+        """Bytes of a file without items: braces, flags and the final newline."""
+        self.list_bytes = {k: len(orjson.dumps(k) + b":[],") - 1 for k in f.TOP_LEVEL_ORDER}
+        """Per top-level list present: `"key":[`, `]` and the separator after it, less the
+        separator its last item does not need."""
 
 
 def csv_rows(chunk: Iterable[BuiltItem]) -> tuple[list[str], list[list[str]]]:
@@ -100,12 +121,20 @@ class ManifestWriter:
         self.fmt = fmt
         self.skip_duplicate_urls = skip_duplicate_urls
         self.upsert_metadata = upsert_metadata
+        self.layout = FileLayout(
+            skip_duplicate_urls=skip_duplicate_urls, upsert_metadata=upsert_metadata
+        )
         self.files: list[Path] = []
         self._index = 0
         self._skipped: IO[bytes] = (out_dir / SKIPPED_FILE).open("wb")
 
-    def write_chunk(self, chunk: list[BuiltItem]) -> list[Path]:
-        """Validate and write one chunk; returns the paths written."""
+    def write_chunk(
+        self, chunk: Sequence[BuiltItem], *, max_bytes: int | None = None
+    ) -> list[Path]:
+        """Validate and write one chunk; returns the paths written.
+
+        `max_bytes` is the cap the JSON file was cut to (`chunking`), checked on its bytes.
+        """
         self._index += 1
         document = build_document(
             chunk,
@@ -116,7 +145,13 @@ class ManifestWriter:
         validate_document(document, json_path.name)
         written: list[Path] = []
         if self.fmt in ("json", "both"):
-            json_path.write_bytes(orjson.dumps(document) + b"\n")
+            data = orjson.dumps(document) + b"\n"
+            if max_bytes is not None and len(data) > max_bytes:
+                raise RegisterError(
+                    f"internal error: {json_path.name} would be {len(data):,} bytes, over "
+                    f"--max-bytes {max_bytes:,}"
+                )
+            json_path.write_bytes(data)
             written.append(json_path)
         if self.fmt in ("csv", "both"):
             header, rows = csv_rows(chunk)

@@ -7,6 +7,7 @@ exit status with a one-line message (the traceback only with `-v`).
 
 from __future__ import annotations
 
+import gc
 import logging
 import signal
 import sys
@@ -91,6 +92,25 @@ def unexpected(exc: Exception) -> tuple[ExitStatus, str]:
     )
 
 
+GC_THRESHOLDS = (50_000, 20, 10)
+"""The cyclic collector's thresholds for a CLI process (Python's default: 700, 10, 10).
+
+Registering a 10,000-item file makes tens of thousands of short-lived objects (the SDK's
+models, parsed results); at the default a young collection runs every 700 allocations and
+full collections keep re-walking the imported SDK, pydantic and botocore. Measured on the
+register benchmark (50 files x 10,000 items, `--jobs 8`): about 5% less wall time."""
+
+
+def tune_gc() -> None:
+    """Freeze what is loaded so far out of the collector, and collect young objects less often.
+
+    For the console-script process only: a program calling `main` keeps its own settings.
+    """
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
+
+
 def entry_point() -> None:
-    """Console-script entry: exit with `main`'s code."""
+    """Console-script entry: tune the collector for a batch process, exit with `main`'s code."""
+    tune_gc()
     sys.exit(main())

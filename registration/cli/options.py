@@ -12,6 +12,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from registration.build.keyframes import (
+    DEFAULT_KEYFRAME_MODE,
+    DEFAULT_SAMPLING_RATE,
+    KEYFRAME_MODES,
+    parse_sampling_rate,
+)
+from registration.build.sidecars import DEFAULT_SIDECAR_SUFFIXES
 from registration.build.sources.s3_listing import DEFAULT_LIST_WORKERS
 from registration.build.spec import BuildOptions, SourceSpec
 from registration.build.titles import DEFAULT_TITLE_MODE, TITLE_MODES
@@ -23,7 +30,14 @@ from registration.encord.connection import (
     ENV_KEY_FILE,
     EncordConnection,
 )
-from registration.encord.limits import DEFAULT_ITEMS_PER_FILE, MAX_ITEMS_PER_FILE
+from registration.encord.limits import (
+    DEFAULT_ITEMS_PER_FILE,
+    DEFAULT_MAX_BYTES,
+    MAX_FILE_BYTES,
+    MAX_FILE_BYTES_FREE,
+    MAX_ITEMS_PER_FILE,
+    PLANS,
+)
 from registration.metadata_schema.organisation import ORG_SCHEMA
 
 
@@ -122,6 +136,29 @@ def add_source_options(parser: argparse.ArgumentParser) -> None:
         help="clientMetadata per key (CSV with a `key` column, or JSON Lines with `key`)",
     )
     items.add_argument(
+        "--sidecar-suffix",
+        action="append",
+        default=None,
+        metavar="SUFFIX",
+        help="an object named KEY+SUFFIX is KEY's sidecar metadata (repeatable; default: "
+        f"{' and '.join(DEFAULT_SIDECAR_SUFFIXES)}; where two could apply, the longer suffix "
+        "whose data file exists wins)",
+    )
+    items.add_argument(
+        "--keyframe-sampling-rate",
+        metavar="N",
+        help="samples per second written as the key-frame config of videos whose metadata "
+        f"gives key frames without one (0: only the key frames; Encord's default "
+        f"{DEFAULT_SAMPLING_RATE})",
+    )
+    items.add_argument(
+        "--keyframe-mode",
+        choices=KEYFRAME_MODES,
+        default=None,
+        help="whether key frames are frame numbers or seconds, where the metadata gives no "
+        f"config (Encord's default {DEFAULT_KEYFRAME_MODE})",
+    )
+    items.add_argument(
         "--title",
         choices=TITLE_MODES,
         default=DEFAULT_TITLE_MODE,
@@ -136,9 +173,30 @@ def add_source_options(parser: argparse.ArgumentParser) -> None:
     items.add_argument(
         "--max-items",
         type=int,
-        default=DEFAULT_ITEMS_PER_FILE,
+        default=None,
         metavar="N",
-        help=f"items per file (default {DEFAULT_ITEMS_PER_FILE:,}; at most {MAX_ITEMS_PER_FILE:,})",
+        help=f"items per file (default {DEFAULT_ITEMS_PER_FILE:,}, or the --plan's; "
+        f"at most {MAX_ITEMS_PER_FILE:,})",
+    )
+    items.add_argument(
+        "--max-bytes",
+        type=int,
+        default=None,
+        metavar="N",
+        help=f"bytes per JSON file at most (default {DEFAULT_MAX_BYTES:,}, or the --plan's; "
+        f"at most {MAX_FILE_BYTES:,}, or {MAX_FILE_BYTES_FREE:,} with --plan free: the plan's "
+        "documented file size)",
+    )
+    items.add_argument(
+        "--plan",
+        choices=tuple(PLANS),
+        default=None,
+        help="the Encord plan whose file limits set the defaults of --max-items and "
+        "--max-bytes: "
+        + "; ".join(
+            f"{p.name} {p.max_items:,} items, {p.max_bytes:,} bytes" for p in PLANS.values()
+        )
+        + f" (default: {DEFAULT_ITEMS_PER_FILE:,} items, {DEFAULT_MAX_BYTES:,} bytes)",
     )
     items.add_argument(
         "--skip-duplicate-urls",
@@ -217,9 +275,14 @@ def build_options(args: argparse.Namespace) -> BuildOptions:
         image_sequences=tuple(args.image_sequence),
         dicom_series=tuple(args.dicom_series),
         metadata_file=args.metadata,
+        sidecar_suffixes=tuple(args.sidecar_suffix or DEFAULT_SIDECAR_SUFFIXES),
+        keyframe_sampling_rate=parse_sampling_rate(args.keyframe_sampling_rate),
+        keyframe_mode=args.keyframe_mode,
         title=args.title,
         url_style=args.url_style,
         max_items=args.max_items,
+        max_bytes=args.max_bytes,
+        plan=args.plan,
         skip_duplicate_urls=args.skip_duplicate_urls,
         upsert_metadata=args.upsert_metadata,
     )

@@ -25,6 +25,7 @@ from registration.encord.retry import RetryPolicy, Stopped, call_with_retry
 from registration.errors import UsageError
 
 if TYPE_CHECKING:
+    from encord.orm.storage import DataUploadItems
     from encord.storage import StorageFolder
     from encord.user_client import EncordUserClient
 
@@ -245,10 +246,14 @@ class EncordSession:
         self,
         folder: StorageFolder,
         integration_id: str,
-        document: dict[str, Any],
+        document: dict[str, Any] | DataUploadItems,
         ignore_errors: bool,
     ) -> str:
-        """One `add_private_data_to_folder_start` call, no retry (the caller records each try)."""
+        """One `add_private_data_to_folder_start` call, no retry (the caller records each try).
+
+        `document` is a file-form document (sent as `externalFiles`) or the SDK's typed
+        `DataUploadItems` (sent as `dataItems`; see `upload_items`).
+        """
         job = folder.add_private_data_to_folder_start(
             integration_id, document, ignore_errors=ignore_errors
         )

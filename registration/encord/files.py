@@ -56,11 +56,12 @@ def read_bytes(path: Path) -> bytes:
         raise InputError(f"cannot read {path}: {exc.strerror or exc}", source=str(path)) from None
 
 
-def parse_manifest(raw: bytes, path: Path) -> dict[str, Any]:
+def parse_manifest(raw: bytes, path: Path, *, validated: bool = False) -> dict[str, Any]:
     """A registration document from its bytes, validated against the shipped schema.
 
     A corrupt or invalid document raises InputError naming the file (and, for schema
-    errors, the item and JSON path).
+    errors, the item and JSON path). `validated` skips the schema when these exact bytes
+    were validated before (the caller has checked their hash).
     """
     try:
         document = orjson.loads(raw)
@@ -70,7 +71,8 @@ def parse_manifest(raw: bytes, path: Path) -> dict[str, Any]:
             source=str(path),
             hint="re-create it with `encord-register manifest --force`",
         ) from exc
-    validate_document(document, str(path))
+    if not validated:
+        validate_document(document, str(path))
     if not isinstance(document, dict):  # the schema requires an object; keeps mypy honest
         raise InputError(f"{path}: expected a JSON object", source=str(path))
     return document

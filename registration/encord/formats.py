@@ -1,14 +1,18 @@
-"""Every assumption about Encord's registration formats that is not confirmed, in one table.
+"""Encord's registration formats: every key this tool writes, and how sure we are of each.
 
-See the reference on registration formats: which top-level key carries which kind of item,
-the CSV header per kind, and how media-metadata objects are named. Changing one of these
-is a one-line edit here; the JSON Schema in `schemas/registration.schema.json` mirrors the
-top-level keys and is checked against this table by the tests.
+Two forms carry the same items. The JSON *file form* is what `manifest` writes and a person
+uploads in the web app; the *typed form* is the SDK's `DataUploadItems`, which `register`
+sends (`upload_items`). The SDK's source confirms the typed form; the file form is known
+from Encord's documentation and examples, and some of it is still a decision of ours.
+`FORMAT_FACTS` at the end says which is which and where to check; changing an unconfirmed
+key is a one-line edit here. The JSON Schema in `schemas/registration.schema.json` mirrors
+these keys and the tests check the two against each other and against the SDK's models.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Final
 
 # Kinds of item this tool builds (internal names).
@@ -26,8 +30,7 @@ DICOM_SERIES: Final = "dicom_series"
 # Kinds an object can be classified as (the values `--type-map EXT=TYPE` accepts).
 OBJECT_KINDS: Final = (IMAGE, VIDEO, AUDIO, TEXT, PDF, NIFTI, DICOM)
 
-# Item kind -> top-level key of the JSON file. `text`, `pdf`, `nifti` are unconfirmed
-# (typed fields of the SDK's DataUploadItems); `dicom_series` with objectUrl_N is unconfirmed.
+# Item kind -> top-level key of the JSON file (see FORMAT_FACTS for what is confirmed).
 TOP_LEVEL_KEY: Final[dict[str, str]] = {
     VIDEO: "videos",
     IMAGE: "images",
@@ -69,13 +72,73 @@ TITLE: Final = "title"
 CLIENT_METADATA: Final = "clientMetadata"
 CREATE_VIDEO: Final = "createVideo"
 
-# Item kind -> name of its media-metadata object; spelling inside it is snake_case
-# (`file_size`), unconfirmed.
-MEDIA_METADATA_KEY: Final[dict[str, str]] = {
-    VIDEO: "videoMetadata",
-    IMAGE: "imageMetadata",
-    AUDIO: "audioMetadata",
+
+@dataclass(frozen=True)
+class MediaMetadataForm:
+    """How one kind's media metadata is spelled: in the JSON file, and in the SDK's typed form.
+
+    `file_key` is the item key in the JSON file; `file_fields` its field names there, in the
+    casing Encord's own examples use (the SDK's models take either casing: snake_case field
+    names or their camelCase aliases). `sdk_field` is the `DataUpload*` attribute and
+    `sdk_class` the `CustomerProvided*Metadata` model that checks it on the register path.
+    """
+
+    file_key: str
+    sdk_field: str
+    sdk_class: str
+    file_fields: tuple[str, ...]
+    confirmed: str
+
+
+MEDIA_METADATA: Final[dict[str, MediaMetadataForm]] = {
+    IMAGE: MediaMetadataForm(
+        "imageMetadata",
+        "image_metadata",
+        "CustomerProvidedImageMetadata",
+        ("mimeType", "fileSize", "height", "width"),
+        "SDK model confirmed; camelCase inside the file form as in Encord's image example",
+    ),
+    VIDEO: MediaMetadataForm(
+        "videoMetadata",
+        "video_metadata",
+        "CustomerProvidedVideoMetadata",
+        ("fps", "duration", "width", "height", "file_size", "mime_type"),
+        "SDK model confirmed; snake_case inside the file form as in Encord's video example",
+    ),
+    AUDIO: MediaMetadataForm(
+        "audioMetadata",
+        "audio_metadata",
+        "CustomerProvidedAudioMetadata",
+        (
+            "duration",
+            "file_size",
+            "mime_type",
+            "sample_rate",
+            "bit_depth",
+            "codec",
+            "num_channels",
+        ),
+        "SDK model confirmed; snake_case inside the file form as in Encord's audio example",
+    ),
+    TEXT: MediaMetadataForm(
+        "textMetadata",
+        "text_metadata",
+        "CustomerProvidedTextMetadata",
+        ("file_size", "mime_type"),
+        "SDK model confirmed; the file-form key and casing are UNCONFIRMED (no Encord example)",
+    ),
+    PDF: MediaMetadataForm(
+        "pdfMetadata",
+        "pdf_metadata",
+        "CustomerProvidedPdfMetadata",
+        ("file_size", "num_pages"),
+        "SDK model confirmed; the file-form key and casing are UNCONFIRMED (no Encord example)",
+    ),
 }
+"""Item kind -> its media metadata (NIfTI, groups and series have none in either form)."""
+
+MEDIA_METADATA_KEY: Final[dict[str, str]] = {k: m.file_key for k, m in MEDIA_METADATA.items()}
+"""Item kind -> the media-metadata key of its items in the JSON file."""
 
 # CSV form (web upload only). The exact header table is unconfirmed; this is the best
 # reading of Encord's docs. `NIfTI title` is our own guess: the docs list no NIfTI column.
@@ -100,3 +163,72 @@ FLAGS: Final = (SKIP_DUPLICATE_URLS_KEY, UPSERT_METADATA_KEY)
 ItemCheck = Callable[[str, dict[str, Any]], str | None]
 """A check on one item before it is written or sent: (top-level key, item) -> the reason to
 refuse it, or None to keep it (`--schema` is one)."""
+
+
+CONFIRMED: Final = "confirmed"
+UNCONFIRMED: Final = "unconfirmed"
+
+
+@dataclass(frozen=True)
+class FormatFact:
+    """One thing this tool assumes about Encord's formats, how sure it is, and how to check."""
+
+    subject: str
+    status: str
+    where_to_check: str
+
+
+FORMAT_FACTS: Final[tuple[FormatFact, ...]] = (
+    FormatFact(
+        "typed form: DataUploadItems lists (videos, images, image_groups, dicom_series, audio, "
+        "text, pdf, nifti), their items' fields, the flags skip_duplicate_urls/upsert_metadata",
+        CONFIRMED,
+        "the SDK's encord/orm/storage.py (pinned version); tests/unit/encord/test_upload_items.py",
+    ),
+    FormatFact(
+        "typed form: media metadata models CustomerProvided{Image,Video,Audio,Text,Pdf}Metadata "
+        "and their fields (MEDIA_METADATA)",
+        CONFIRMED,
+        "the SDK's encord/orm/storage.py; test_upload_items checks MEDIA_METADATA against it",
+    ),
+    FormatFact(
+        "file form: videos/images/image_groups/audio items with objectUrl, title, "
+        "clientMetadata; objectUrl_N and createVideo for image groups and sequences",
+        CONFIRMED,
+        "Encord's documentation, JSON registration file examples",
+    ),
+    FormatFact(
+        "key frames: clientMetadata['$encord'] with frames (list or dict) and optional config; "
+        "a top-level keyframes list is deprecated",
+        CONFIRMED,
+        "Encord's documentation, key frames and custom metadata pages",
+    ),
+    FormatFact(
+        "file form: dicom_series items list their files as objectUrl_0 ... objectUrl_N",
+        UNCONFIRMED,
+        "Encord's documentation, DICOM registration; the typed form (dicomFiles) is certain "
+        "and is what `register` sends",
+    ),
+    FormatFact(
+        "file form: top-level keys text, pdf and nifti (named after the typed form's lists)",
+        UNCONFIRMED,
+        "Encord's documentation, JSON registration file; the typed form is certain",
+    ),
+    FormatFact(
+        "file form: casing inside media metadata (camelCase for images, snake_case for video "
+        "and audio, as in Encord's examples; textMetadata/pdfMetadata have no example)",
+        UNCONFIRMED,
+        "Encord's documentation, media metadata examples; the SDK's models accept both casings",
+    ),
+    FormatFact(
+        "CSV form: the column headers per kind (CSV_URL_HEADER, CSV_TITLE_HEADER)",
+        UNCONFIRMED,
+        "Encord's documentation, CSV upload in the web app",
+    ),
+    FormatFact(
+        "Multi-Region Access Point form: the MRAP ARN followed by the key, encoded like a URL",
+        UNCONFIRMED,
+        "Encord's documentation, Multi-Region Access Points; registration.build.urls",
+    ),
+)
+"""What is confirmed and what is not; docs/register.md shows this table."""

@@ -3,6 +3,10 @@
 The check plugs into the manifest builder's `item_checks` hook: it takes the
 top-level type key (`videos`, `images` ...) and one registration item, and returns
 the reason the item is refused (it then goes to skipped.jsonl) or None.
+
+Whatever the schema says, key frames (`$encord`, or the deprecated `keyframes` list) must be
+on a video and readable, per-frame metadata is checked like item metadata, and no list of
+numbers may be longer than an embedding Encord Index takes.
 """
 
 from __future__ import annotations
@@ -11,6 +15,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from registration.build.keyframes import (
+    FRAMES_KEY,
+    KeyframeError,
+    check_block,
+    check_deprecated,
+    is_keyframe_config,
+)
 from registration.encord.formats import ItemCheck
 from registration.metadata_schema import rules
 from registration.metadata_schema.model import KeySpec, KeyType, Schema
@@ -22,11 +33,17 @@ from registration.metadata_schema.values import (
     preview,
 )
 
+_ENCORD = rules.ENCORD_KEY
 _KEYFRAMES = rules.KEYFRAMES_KEY
 _VIDEOS = rules.KEYFRAMES_MEDIA_TYPE
 _CONFIG_KEY = rules.KEYFRAME_CONFIG_KEY
 _MAX_DEPTH = rules.MAX_NESTING_DEPTH
 _SEPARATOR = rules.KEY_PATH_SEPARATOR
+_EMBEDDING_MAX = rules.EMBEDDING_MAX_SIZE
+_TOO_LONG = (
+    f"an embedding of at most {_EMBEDDING_MAX:,} numbers (Encord Index's limit; "
+    f"Active uses at most {rules.ACTIVE_EMBEDDING_MAX_SIZE:,})"
+)
 
 
 @dataclass(frozen=True)
@@ -45,10 +62,8 @@ class Violation:
         The value itself is left out so that summaries group refusals by key and rule
         (the item's object key in skipped.jsonl leads to the value).
         """
-        return (
-            f"clientMetadata key {self.key!r} breaks the metadata schema: "
-            f"{self.expected}, got {self.found}"
-        )
+        got = f", got {self.found}" if self.found else ""
+        return f"clientMetadata key {self.key!r} breaks the metadata schema: {self.expected}{got}"
 
 
 Validator = Callable[[Any], str | None]
@@ -134,24 +149,43 @@ class SchemaChecker:
 
         Keys are flattened exactly as inference flattens them (dotted paths); keys the
         schema does not declare and null values are accepted (see rules.ASSUMPTIONS).
-        The reserved `keyframes` rule applies whatever the schema says.
+        The key-frame rules and the embedding limit apply whatever the schema says.
         """
         metadata = item.get("clientMetadata")
         if metadata is None:
             return None
         if type(metadata) is not dict:
             return _violation("clientMetadata", "expected a JSON object", metadata)
-        keyframes = metadata.get(_KEYFRAMES)
-        if keyframes is not None:
-            if media_type != _VIDEOS:
-                return Violation(
-                    _KEYFRAMES, "key frames are for videos only", f"an item under {media_type!r}"
-                )
-            if not is_keyframe_list(keyframes):
-                return _violation(
-                    _KEYFRAMES, "expected a list of non-negative frame numbers", keyframes
-                )
+        if _ENCORD in metadata or _KEYFRAMES in metadata:
+            return self._key_frames(metadata, media_type)
         return self._walk(metadata, "", 0, media_type)
+
+    def _key_frames(self, metadata: dict[str, Any], media_type: str) -> Violation | None:
+        rest = dict(metadata)
+        block = rest.pop(_ENCORD, None)
+        legacy = rest.pop(_KEYFRAMES, None)
+        if block is None and legacy is None:
+            return self._walk(rest, "", 0, media_type)
+        if media_type != _VIDEOS:
+            key = _ENCORD if block is not None else _KEYFRAMES
+            return Violation(key, "key frames are for videos only", f"an item under {media_type!r}")
+        try:
+            if block is not None:
+                check_block(block)
+            if legacy is not None:
+                config = rest.get(_CONFIG_KEY)
+                if is_keyframe_config(config):
+                    del rest[_CONFIG_KEY]  # the list's sampling config, not a key
+                check_deprecated(legacy, config)
+        except KeyframeError as problem:
+            return Violation(problem.path, problem.message, "")
+        frames = block.get(FRAMES_KEY) if block is not None else None
+        if type(frames) is dict:
+            for frame in frames.values():
+                found = self._walk(frame, "", 0, media_type)
+                if found:
+                    return found
+        return self._walk(rest, "", 0, media_type)
 
     def _walk(
         self, metadata: dict[str, Any], prefix: str, depth: int, media_type: str
@@ -160,21 +194,25 @@ class SchemaChecker:
         for key, value in metadata.items():
             if value is None:
                 continue
-            if depth == 0:
-                if key == _KEYFRAMES:
-                    continue  # checked in check()
-                if key == _CONFIG_KEY and media_type == _VIDEOS and type(value) is dict:
-                    continue  # reserved beside keyframes on videos
+            if depth == 0 and key == _ENCORD:
+                continue  # a frame's own flags, checked with its block
             name = prefix + key if prefix else key
             validate = validators.get(name)
             if validate is not None:
                 problem = validate(value)
                 if problem:
                     return _violation(name, problem, value)
-            elif type(value) is dict and depth + 1 < _MAX_DEPTH:
-                found = self._walk(value, name + _SEPARATOR, depth + 1, media_type)
-                if found:
-                    return found
+            elif type(value) is dict:
+                if depth + 1 < _MAX_DEPTH:
+                    found = self._walk(value, name + _SEPARATOR, depth + 1, media_type)
+                    if found:
+                        return found
+            elif (
+                type(value) is list
+                and len(value) > _EMBEDDING_MAX
+                and set(map(type, value)) <= _NUMBER_TYPES
+            ):
+                return Violation(name, _TOO_LONG, f"a list of {len(value):,} numbers")
         return None
 
 

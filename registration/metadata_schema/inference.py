@@ -6,6 +6,10 @@ strings for enum detection), so memory stays flat however many items stream past
 `SchemaInferrer.result()` turns the counters into one declaration per key, or a
 `Conflict` that names the clashing kinds with counts and the first item of each.
 
+Key frames are never schema keys: `clientMetadata["$encord"]` (and the deprecated
+`keyframes` list) is checked for its structure, on videos only, and the keys of its
+per-frame objects (custom metadata, embeddings) are inferred like item keys.
+
 Long: the per-key counters (`_KeyStats`), the hot `add()` loop that fills them and the
 rules that turn them into a type are one piece of logic; each rule reads the counters
 the loop keeps, so splitting them would only scatter it.
@@ -13,10 +17,17 @@ the loop keeps, so splitting them would only scatter it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from registration.build.keyframes import (
+    FRAMES_KEY,
+    KeyframeError,
+    check_block,
+    check_deprecated,
+    is_keyframe_config,
+)
 from registration.errors import UsageError
 from registration.metadata_schema import rules
 from registration.metadata_schema.conflicts import (
@@ -25,9 +36,15 @@ from registration.metadata_schema.conflicts import (
     KindCount,
     counted,
 )
-from registration.metadata_schema.model import KeySpec, KeyType, Schema, invalid_key_name
+from registration.metadata_schema.model import (
+    KeySpec,
+    KeyType,
+    Schema,
+    active_embedding_note,
+    invalid_key_name,
+)
 from registration.metadata_schema.refs import item_ref
-from registration.metadata_schema.values import is_datetime, is_keyframe_list, is_uuid, kind_name
+from registration.metadata_schema.values import is_datetime, is_uuid, kind_name
 
 # Kinds of observed values, as they read in reports.
 NUMBERS: Final = "numbers"
@@ -39,8 +56,12 @@ TOO_DEEP: Final = "objects nested too deep"
 
 #: `--coerce KEY=ignore`: leave the key out of the schema (its values are not checked).
 IGNORE: Final = "ignore"
-#: Types `--coerce` accepts (geospatial cannot be inferred from values, so it is not offered).
-COERCIBLE_TYPES: Final = (*(t.value for t in KeyType if t is not KeyType.GEOSPATIAL), IGNORE)
+#: Types `--coerce` accepts (geospatial cannot be inferred from values, so it is not offered;
+#: key frames are checked, never typed).
+COERCIBLE_TYPES: Final = (
+    *(t.value for t in KeyType if t not in (KeyType.GEOSPATIAL, KeyType.KEYFRAMES)),
+    IGNORE,
+)
 
 TOO_MANY_KEYS_KEY: Final = "<too many keys>"
 _INT_FLOAT: Final = frozenset({int, float})
@@ -48,6 +69,7 @@ _INT_FLOAT: Final = frozenset({int, float})
 _CONFIG_KEY: Final = rules.KEYFRAME_CONFIG_KEY
 _VIDEOS: Final = rules.KEYFRAMES_MEDIA_TYPE
 _KEYFRAMES: Final = rules.KEYFRAMES_KEY
+_ENCORD: Final = rules.ENCORD_KEY
 _VARCHAR_MAX: Final = rules.VARCHAR_MAX_LENGTH
 _ENUM_VALUE_MAX: Final = rules.ENUM_VALUE_MAX_LENGTH
 _MAX_DEPTH: Final = rules.MAX_NESTING_DEPTH
@@ -62,10 +84,10 @@ def parse_coercion(text: str) -> tuple[str, str]:
         raise UsageError(
             f"--coerce expects KEY=TYPE with TYPE one of {', '.join(COERCIBLE_TYPES)}; got {text!r}"
         )
-    if (ty == KeyType.KEYFRAMES.value) != (key == rules.KEYFRAMES_KEY) and ty != IGNORE:
+    if key in rules.RESERVED_KEYS:
         raise UsageError(
-            f"--coerce {text}: only the reserved key {rules.KEYFRAMES_KEY!r} has type "
-            "keyframes, and it can have no other type"
+            f"--coerce {text}: {key!r} holds key frames, which are checked (videos only, valid "
+            "frames), never typed; fix them in the metadata source"
         )
     return key, ty
 
@@ -98,18 +120,14 @@ class _KeyStats:
     """Counters for one (flattened) key. Bounded whatever the number of items."""
 
     __slots__ = (
-        "bad_first",
         "distinct",
         "distinct_cap",
         "first",
         "length_first",
         "lengths",
         "max_len",
-        "media",
-        "media_first",
         "n_booleans",
         "n_datetime",
-        "n_keyframe_lists",
         "n_long",
         "n_number_lists",
         "n_numbers",
@@ -137,10 +155,6 @@ class _KeyStats:
         self.distinct: set[str] | None = set()
         self.lengths: dict[int, int] = {}
         self.length_first: dict[int, str] = {}
-        self.n_keyframe_lists = 0
-        self.media: dict[str, int] = {}
-        self.media_first: dict[str, str] = {}
-        self.bad_first: str | None = None
 
     def count_other(self, kind: str, item: dict[str, Any]) -> None:
         """Count a value of a rare kind."""
@@ -167,6 +181,60 @@ class _KeyStats:
     def count(self) -> int:
         """Values seen (nulls excluded)."""
         return sum(self.kinds.values())
+
+
+class _KeyframeStats:
+    """Counters for one reserved key-frame form (`$encord`, or the deprecated `keyframes`)."""
+
+    __slots__ = ("bad", "bad_first", "bad_message", "count", "media", "media_first")
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.media: dict[str, int] = {}
+        self.media_first: dict[str, str] = {}
+        self.bad = 0
+        self.bad_first = ""
+        self.bad_message = ""
+
+    def seen(self, media: str, item: dict[str, Any]) -> None:
+        """Count one item carrying this form under top-level key `media`."""
+        self.count += 1
+        seen = self.media.get(media)
+        if seen is None:
+            self.media[media] = 1
+            self.media_first[media] = item_ref(item)
+        else:
+            self.media[media] = seen + 1
+
+    def invalid(self, problem: KeyframeError, item: dict[str, Any]) -> None:
+        """Count one item whose key frames Encord would not read."""
+        if not self.bad:
+            self.bad_first, self.bad_message = item_ref(item), str(problem)
+        self.bad += 1
+
+    def conflict(self, name: str) -> Conflict | None:
+        """The conflict these counters amount to (videos only, then validity), or None."""
+        others = tuple(
+            KindCount(f"items under {media}", n, self.media_first[media])
+            for media, n in sorted(self.media.items())
+            if media != _VIDEOS
+        )
+        if others:
+            return Conflict(
+                name,
+                "key frames are for videos only",
+                others,
+                "remove the key frames from non-video items in the metadata source",
+            )
+        if self.bad:
+            return Conflict(
+                name,
+                f"key frames Encord would not read (first: {self.bad_message})",
+                (KindCount("invalid values", self.bad, self.bad_first),),
+                "fix the metadata source (frame keys: non-negative integers in frame mode, "
+                "non-negative numbers in seconds mode); `manifest` drops such a sidecar",
+            )
+        return None
 
 
 @dataclass(frozen=True)
@@ -213,6 +281,9 @@ class InferenceResult:
     schema: Schema
     #: `--coerce` keys no item had (a typo, or metadata that changed).
     unused_coercions: tuple[str, ...] = ()
+    #: Items carrying each key-frame form (`$encord`, deprecated `keyframes`): checked,
+    #: never declared.
+    keyframe_items: tuple[tuple[str, int], ...] = ()
 
     @property
     def unfit(self) -> int:
@@ -230,6 +301,7 @@ class SchemaInferrer:
         self._keys: dict[str, _KeyStats] = {}
         self._not_object: list[Any] = [0, None, None]  # count, first ref, first kind
         self._untracked: list[Any] = [0, None, None]  # count, first ref, first key
+        self._keyframes: dict[str, _KeyframeStats] = {}
 
     def add(self, media_type: str, item: dict[str, Any]) -> None:
         """Count the clientMetadata of one item of top-level type `media_type` (`videos` ...)."""
@@ -245,7 +317,44 @@ class SchemaInferrer:
             return
         if metadata:
             self.items_with_metadata += 1
+            if _ENCORD in metadata or _KEYFRAMES in metadata:
+                metadata = self._key_frames(metadata, media_type, item)
             self._walk(metadata, "", 0, media_type, item)
+
+    def _key_frames(
+        self, metadata: dict[str, Any], media: str, item: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Check the key-frame forms of one item, walk its per-frame objects, and return its
+        metadata without them (they are never schema keys)."""
+        rest = dict(metadata)
+        block = rest.pop(_ENCORD, None)
+        legacy = rest.pop(_KEYFRAMES, None)
+        if block is not None:  # null is "no value"
+            stats = self._keyframes.setdefault(_ENCORD, _KeyframeStats())
+            stats.seen(media, item)
+            try:
+                check_block(block)
+            except KeyframeError as problem:
+                stats.invalid(problem, item)
+            else:
+                frames = block.get(FRAMES_KEY)
+                if type(frames) is dict:
+                    for frame in frames.values():
+                        if _ENCORD in frame:
+                            frame = {k: v for k, v in frame.items() if k != _ENCORD}
+                        if frame:
+                            self._walk(frame, "", 0, media, item)
+        if legacy is not None:
+            stats = self._keyframes.setdefault(_KEYFRAMES, _KeyframeStats())
+            stats.seen(media, item)
+            config = rest.get(_CONFIG_KEY)
+            if is_keyframe_config(config):
+                del rest[_CONFIG_KEY]  # the list's sampling config, not a key
+            try:
+                check_deprecated(legacy, config)
+            except KeyframeError as problem:
+                stats.invalid(problem, item)
+        return rest
 
     def add_all(self, items: Iterable[tuple[str, dict[str, Any]]]) -> SchemaInferrer:
         """Add every `(media_type, item)` of `items`; returns self."""
@@ -278,10 +387,7 @@ class SchemaInferrer:
         for key, value in metadata.items():
             name = prefix + key if prefix else key
             t = type(value)
-            if t is dict:
-                if depth == 0 and key == _CONFIG_KEY and media == _VIDEOS:
-                    continue  # reserved beside keyframes on videos
-            elif value is None:
+            if value is None:
                 continue
             stats = keys.get(name)
             if stats is None:
@@ -344,27 +450,20 @@ class SchemaInferrer:
                     stats.count_other(kind_name(value).replace("list", "lists", 1), item)
             else:
                 stats.count_other(kind_name(value) + "s", item)
-            if depth == 0 and key == _KEYFRAMES:
-                if is_keyframe_list(value):
-                    stats.n_keyframe_lists += 1
-                elif stats.bad_first is None:
-                    stats.bad_first = item_ref(item)
-                seen = stats.media.get(media)
-                if seen is None:
-                    stats.media[media] = 1
-                    stats.media_first[media] = item_ref(item)
-                else:
-                    stats.media[media] = seen + 1
 
     def result(self) -> InferenceResult:
         """Decide a type for every key seen; collect the conflicts that remain."""
         decisions = []
         for name in sorted(self._keys):
             stats = self._keys[name]
-            if stats.kinds.keys() == {OBJECTS} and name != _KEYFRAMES:
+            if stats.kinds.keys() == {OBJECTS}:
                 continue  # only ever a container: its leaves are the keys
             decisions.append(_decide(name, stats, self.options))
         conflicts = [d.conflict for d in decisions if d.conflict]
+        for name in sorted(self._keyframes):
+            found = self._keyframes[name].conflict(name)
+            if found is not None:
+                conflicts.append(found)
         count, first, detail = self._not_object
         if count:
             conflicts.append(
@@ -395,6 +494,9 @@ class SchemaInferrer:
             conflicts=tuple(conflicts),
             schema=schema,
             unused_coercions=tuple(sorted(set(self.options.coercions) - set(self._keys))),
+            keyframe_items=tuple(
+                (name, self._keyframes[name].count) for name in sorted(self._keyframes)
+            ),
         )
 
 
@@ -466,9 +568,6 @@ def _fitting(spec: KeySpec, stats: _KeyStats) -> int:
         KeyType.DATETIME: stats.n_datetime,
         KeyType.ENUM: strings,
         KeyType.EMBEDDING: stats.lengths.get(spec.size or 0, 0),
-        KeyType.KEYFRAMES: min(
-            stats.n_keyframe_lists, stats.media.get(rules.KEYFRAMES_MEDIA_TYPE, 0)
-        ),
     }
     return fits.get(spec.type, stats.count)
 
@@ -482,8 +581,6 @@ def _decide(name: str, stats: _KeyStats, options: InferenceOptions) -> KeyDecisi
     def conflict(reason: str, hint: str, tally: tuple[KindCount, ...] = counts) -> KeyDecision:
         return KeyDecision(name, stats.count, counts, conflict=Conflict(name, reason, tally, hint))
 
-    if name == rules.KEYFRAMES_KEY:
-        return _decide_keyframes(name, stats, counts, coercion is not None, conflict)
     bad_name = invalid_key_name(name)
     if bad_name:
         return conflict(
@@ -511,7 +608,7 @@ def _decide(name: str, stats: _KeyStats, options: InferenceOptions) -> KeyDecisi
         note = (
             f"{counted(unfit, 'values')} outside the type: their items will be refused"
             if unfit
-            else None
+            else active_embedding_note(spec)
         )
         return KeyDecision(
             name, stats.count, counts, spec=spec, coerced=True, unfit=unfit, note=note
@@ -533,13 +630,14 @@ def _decide(name: str, stats: _KeyStats, options: InferenceOptions) -> KeyDecisi
     if kind == NUMBER_LISTS:
         lengths = list(stats.lengths)
         if len(lengths) == 1 and rules.EMBEDDING_MIN_SIZE <= lengths[0] <= rules.EMBEDDING_MAX_SIZE:
+            spec = _spec(name, KeyType.EMBEDDING, stats)
             return KeyDecision(
-                name, stats.count, counts, spec=_spec(name, KeyType.EMBEDDING, stats)
+                name, stats.count, counts, spec=spec, note=active_embedding_note(spec)
             )
         if len(lengths) == 1:
             return conflict(
                 f"an embedding must have {rules.EMBEDDING_MIN_SIZE} to "
-                f"{rules.EMBEDDING_MAX_SIZE} numbers",
+                f"{rules.EMBEDDING_MAX_SIZE:,} numbers (Encord Index's limit)",
                 f"fix the metadata source, or --coerce {name}=ignore",
                 _length_counts(stats),
             )
@@ -558,43 +656,4 @@ def _decide(name: str, stats: _KeyStats, options: InferenceOptions) -> KeyDecisi
         "lists are not a metadata schema type (only embeddings: lists of numbers, and the "
         "video keyframes)",
         f"join the values into one string in the metadata source, or --coerce {name}=ignore",
-    )
-
-
-def _decide_keyframes(
-    name: str,
-    stats: _KeyStats,
-    counts: tuple[KindCount, ...],
-    coerced: bool,
-    conflict: Callable[[str, str, tuple[KindCount, ...]], KeyDecision],
-) -> KeyDecision:
-    spec = KeySpec(name, KeyType.KEYFRAMES)
-    unfit = stats.count - _fitting(spec, stats)
-    if unfit == 0:
-        return KeyDecision(name, stats.count, counts, spec=spec, coerced=coerced)
-    if coerced:
-        note = (
-            f"{counted(unfit, 'values')} breaking the keyframes rule: their items will be refused"
-        )
-        return KeyDecision(
-            name, stats.count, counts, spec=spec, coerced=True, unfit=unfit, note=note
-        )
-    others = tuple(
-        KindCount(f"items under {media}", n, stats.media_first[media])
-        for media, n in sorted(stats.media.items())
-        if media != rules.KEYFRAMES_MEDIA_TYPE
-    )
-    if others:
-        return conflict(
-            "keyframes are for videos only",
-            "remove keyframes from non-video items in the metadata source",
-            others,
-        )
-    bad = stats.count - stats.n_keyframe_lists
-    first = stats.bad_first or counts[0].first_ref
-    return conflict(
-        "keyframes must be a list of non-negative integer frame numbers",
-        "fix the metadata source, or --coerce keyframes=keyframes (items that break it are "
-        "refused)",
-        (KindCount("invalid values", bad, first),),
     )

@@ -6,10 +6,10 @@ explicit::
     {"format": "encord-register/metadata-schema/1",
      "keys": {"score": {"type": "number"},
               "weather": {"type": "enum", "values": ["rain", "sun"]},
-              "clip": {"type": "embedding", "size": 512},
-              "keyframes": {"type": "keyframes"}}}
+              "clip": {"type": "embedding", "size": 512}}}
 
-`files.read_schema_file` reads it, and also Encord's wire form (see `wire.py`).
+`files.read_schema_file` reads it, and also Encord's wire form (see `wire.py`). Key frames
+(`$encord`) are never schema keys: they are checked whatever the schema says.
 """
 
 from __future__ import annotations
@@ -36,7 +36,8 @@ class KeyType(StrEnum):
     ENUM = "enum"
     EMBEDDING = "embedding"
     GEOSPATIAL = "geospatial"
-    #: The reserved video key-frame list; checked locally, never sent as a schema key.
+    #: The deprecated key-frame list, as schema files of earlier versions declared it: still
+    #: read, never inferred or sent (key frames are checked whatever the schema says).
     KEYFRAMES = "keyframes"
 
 
@@ -84,6 +85,21 @@ class KeySpec:
         if self.type is KeyType.EMBEDDING:
             out["size"] = self.size
         return out
+
+
+def active_embedding_note(spec: KeySpec) -> str | None:
+    """The warning for an embedding larger than Encord Active uses, or None."""
+    if spec.type is not KeyType.EMBEDDING or (spec.size or 0) <= rules.ACTIVE_EMBEDDING_MAX_SIZE:
+        return None
+    return (
+        f"an embedding of {spec.size:,} numbers: Encord Active uses at most "
+        f"{rules.ACTIVE_EMBEDDING_MAX_SIZE:,} (Index takes up to {rules.EMBEDDING_MAX_SIZE:,})"
+    )
+
+
+def embedding_warnings(schema: Schema) -> list[str]:
+    """One line per embedding key of `schema` larger than Encord Active uses."""
+    return [f"{s.name}: {note}" for s in schema if (note := active_embedding_note(s))]
 
 
 def invalid_key_name(name: str) -> str | None:

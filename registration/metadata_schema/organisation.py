@@ -22,7 +22,8 @@ from registration.metadata_schema.apply import (
 )
 from registration.metadata_schema.check import make_schema_check
 from registration.metadata_schema.files import read_schema_file
-from registration.metadata_schema.model import Schema
+from registration.metadata_schema.model import Schema, embedding_warnings
+from registration.reporter import SILENT, Reporter
 
 ORG_SCHEMA: Final = "encord"
 """`--schema encord`: check against the organisation's schema, fetched from Encord."""
@@ -40,14 +41,24 @@ def open_organisation_schema(
     return session, backend
 
 
-def schema_item_checks(schema: str | None, connection: EncordConnection) -> list[ItemCheck]:
-    """The item checks `--schema FILE|encord` asks for (none without it)."""
+def schema_item_checks(
+    schema: str | None, connection: EncordConnection, reporter: Reporter = SILENT
+) -> list[ItemCheck]:
+    """The item checks `--schema FILE|encord` asks for (none without it).
+
+    Embedding keys larger than Encord Active uses are reported to `reporter` (a warning:
+    Index still takes them).
+    """
     if not schema:
         return []
     if schema == ORG_SCHEMA and not Path(schema).exists():
         _, backend = open_organisation_schema(connection)
-        return [make_schema_check(read_backend(backend).schema)]
-    return [make_schema_check(read_schema_file(Path(schema)))]
+        loaded = read_backend(backend).schema
+    else:
+        loaded = read_schema_file(Path(schema))
+    for line in embedding_warnings(loaded):
+        reporter.warn(f"--schema {schema}: {line}")
+    return [make_schema_check(loaded)]
 
 
 def plan_organisation_change(

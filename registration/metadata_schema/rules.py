@@ -12,13 +12,18 @@ from __future__ import annotations
 import re
 from typing import Final
 
+from registration.build import keyframes
 from registration.encord import formats
 
 # --- Encord's limits (from the SDK's pydantic models and checks) -------------------------
 
-#: Smallest and largest embedding size `add_embedding(size=...)` accepts.
+#: Smallest and largest embedding size `add_embedding(size=...)` accepts: Encord Index takes
+#: 1 to 4,096 dimensions; larger embeddings are refused by `schema` and `--schema`.
 EMBEDDING_MIN_SIZE: Final = 1
 EMBEDDING_MAX_SIZE: Final = 4096
+#: Encord Active uses embeddings of at most 2,000 dimensions (documented): larger ones are
+#: accepted (Index reads them) with a warning naming Active.
+ACTIVE_EMBEDDING_MAX_SIZE: Final = 2000
 
 #: `add_enum` accepts 1 to 255 values: the SDK raises when `len(values) >= 256`.
 ENUM_MIN_VALUES: Final = 1
@@ -28,20 +33,27 @@ ENUM_MAX_VALUES: Final = 255
 VARCHAR_MAX_LENGTH: Final = 8192
 
 #: The SDK refuses key names it does not consider valid; these characters are allowed
-#: besides letters and digits, a key may not start with `$`, and `keyframes` is
-#: reserved (it cannot be declared in the schema).
+#: besides letters and digits, a key may not start with `$` (so `$encord` is never a schema
+#: key), and `keyframes` is reserved (it cannot be declared in the schema).
 KEY_EXTRA_CHARACTERS: Final = ("-", "_", " ", ".")
 KEY_FORBIDDEN_PREFIX: Final = "$"
-KEYS_NOT_DECLARABLE: Final = frozenset({"keyframes"})
+KEYS_NOT_DECLARABLE: Final = frozenset({keyframes.DEPRECATED_KEYFRAMES_KEY})
 
-# --- Reserved clientMetadata keys ---------------------------------------------------------
+# --- Reserved clientMetadata keys (names and rules in `registration.build.keyframes`) ---
 
-#: Key frames: a list of non-negative frame numbers, on videos only.
-KEYFRAMES_KEY: Final = "keyframes"
+#: Key frames in Encord's current form: `{"frames": [...] or {"<frame>": {...}}, "config":
+#: {...}}`, on videos only. Its structure is checked whatever the schema says; the keys of
+#: per-frame objects are inferred and checked like item keys (see ASSUMPTIONS).
+ENCORD_KEY: Final = keyframes.ENCORD_KEY
+#: The deprecated key-frame list (non-negative frame numbers, videos only), still understood
+#: in files written by hand or by earlier versions (`manifest` converts it to `$encord`).
+KEYFRAMES_KEY: Final = keyframes.DEPRECATED_KEYFRAMES_KEY
 #: The top-level registration key whose items may carry key frames.
 KEYFRAMES_MEDIA_TYPE: Final = formats.TOP_LEVEL_KEY[formats.VIDEO]
-#: Key-frame sampling config beside `keyframes` on videos (see ASSUMPTIONS).
-KEYFRAME_CONFIG_KEY: Final = "config"
+#: The deprecated sampling config beside `keyframes` (see ASSUMPTIONS).
+KEYFRAME_CONFIG_KEY: Final = keyframes.CONFIG_KEY
+#: Reserved keys, never schema keys: the key-frame forms.
+RESERVED_KEYS: Final = frozenset({ENCORD_KEY, KEYFRAMES_KEY})
 
 # --- Inference defaults (overridable per run) ---------------------------------------------
 
@@ -92,8 +104,14 @@ ASSUMPTIONS: Final[dict[str, str]] = {
         "unconfirmed whether Encord rejects them."
     ),
     "keyframe_config": (
-        "On videos, `config` (sampling_rate, keyframe_mode) sits beside `keyframes` and is "
-        "reserved: neither inferred nor declared (where Encord reads it is unconfirmed)."
+        "Beside the deprecated `keyframes` list, a `config` object holding only sampling_rate "
+        "and/or keyframe_mode is the key-frame config, neither inferred nor checked as a key "
+        "(`manifest` moves it into $encord.config); elsewhere `config` is an ordinary key."
+    ),
+    "frame_keys": (
+        "Per-frame metadata in $encord.frames shares the organisation's one schema with item "
+        "metadata: a per-frame `score` is inferred together with, and checked against the same "
+        "declaration as, an item's `score` (unconfirmed that Encord keeps them apart)."
     ),
     "scalar_wire_form": (
         "Scalars are declared as the SDK's `add_scalar` does ({'ty': 'variant', 'hint': T}); "

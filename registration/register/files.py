@@ -27,7 +27,11 @@ class ManifestFile:
     units: int
 
     def load(self) -> dict[str, Any]:
-        """The document, checked to be the same content that was fingerprinted."""
+        """The document, checked to be the same content that was fingerprinted.
+
+        Those bytes were validated against the schema when fingerprinted (a `ManifestFile`
+        comes from `iter_manifest_files`), so they are not validated again.
+        """
         raw = read_bytes(self.path)
         if hashlib.sha256(raw).hexdigest() != self.sha256:
             raise InputError(
@@ -35,7 +39,7 @@ class ManifestFile:
                 source=str(self.path),
                 hint="re-run the command",
             )
-        return parse_manifest(raw, self.path)
+        return parse_manifest(raw, self.path, validated=True)
 
 
 def iter_manifest_files(directory: Path) -> Iterator[ManifestFile]:

@@ -9,6 +9,9 @@ files are in flight at once, each on its own worker thread. Any file found half-
 - `started`: its job is polled again.
 With `retry_failed`, the units that failed in a file's last job are re-sent (by URL)
 as a new submission.
+On the typed path (the default) a document is turned into the SDK's `DataUploadItems`
+just before it is sent; one the SDK's models refuse is recorded `refused` with every
+problem and never sent (the next run checks it again).
 """
 
 from __future__ import annotations
@@ -23,7 +26,9 @@ from registration.encord.client import POLL_SECONDS, EncordSession, FolderRef, J
 from registration.encord.failures import JobLost, RequestRejected
 from registration.encord.files import count_units, select_units, with_skip_duplicates
 from registration.encord.retry import Stopped
+from registration.encord.upload_items import ItemsRefused, upload_items
 from registration.register.files import ManifestFile
+from registration.register.spec import DEFAULT_SUBMIT_FORM, SubmitForm
 from registration.register.state import FINAL_STATUSES, Kind, StateStore, Status, Submission
 
 
@@ -36,6 +41,7 @@ class SubmitOptions:
     retry_failed: bool = False
     jobs: int = 4
     poll_seconds: int = POLL_SECONDS
+    form: SubmitForm = DEFAULT_SUBMIT_FORM
 
 
 def outcome_to_result(outcome: JobOutcome) -> dict[str, Any]:
@@ -130,8 +136,12 @@ class Registrar:
 
     # -- one file -------------------------------------------------------------------------
     def process(self, manifest: ManifestFile) -> None:
-        """Bring one file to a final state (registered, partially failed, or rejected)."""
+        """Bring one file to a final state (registered, partially failed, rejected or refused)."""
         chain = self.state.chain(self.folder_uuid, manifest.key, manifest.sha256)
+        if chain and chain[-1].status is Status.REFUSED:
+            # Never sent: check it again (the SDK, or what the file refers to, may differ).
+            self.state.mark_unrefused(chain[-1].id)
+            chain[-1] = self.state.get(chain[-1].id)
         if not chain:
             changed = self.state.other_versions(self.folder_uuid, manifest.key, manifest.sha256)
             sid = self.state.create(
@@ -165,15 +175,32 @@ class Registrar:
     def _submit(self, sub: Submission, manifest: ManifestFile) -> None:
         document = self._document(sub, manifest)
         fate_unknown = sub.status is Status.STARTING
+        typed = None
+        if self.options.form is SubmitForm.TYPED:
+            try:
+                typed = upload_items(document, manifest.key)
+            except ItemsRefused as exc:
+                problems = [p.to_json() for p in exc.problems]
+                self.state.mark_refused(sub.id, exc.message, problems)
+                return
         self.sent.add(manifest.key)
+
+        def payload(forced: bool) -> Any:
+            if typed is not None:
+                if forced and not typed.skip_duplicate_urls:
+                    return typed.model_copy(update={"skip_duplicate_urls": True})
+                return typed
+            return with_skip_duplicates(document) if forced else document
 
         def attempt(number: int) -> str:
             # Any earlier attempt may have reached Encord: from then on, skip duplicates.
             forced = sub.forced_skip_duplicates or fate_unknown or number > 1
-            payload = with_skip_duplicates(document) if forced else document
             self.state.mark_starting(sub.id, forced_skip_duplicates=forced)
             return self.session.start_job_once(
-                self.folder.handle, self.options.integration_id, payload, self.options.ignore_errors
+                self.folder.handle,
+                self.options.integration_id,
+                payload(forced),
+                self.options.ignore_errors,
             )
 
         try:

@@ -29,6 +29,8 @@ class FileState(StrEnum):
     REGISTERED = "registered"
     PARTIAL = "partial"
     REJECTED = "rejected"
+    REFUSED = "refused"
+    """The SDK's models refused the file before anything of it was sent (see `problems`)."""
     IN_FLIGHT = "in_flight"
     NOT_SENT = "not_sent"
     WOULD_SEND = "would_send"
@@ -71,6 +73,8 @@ class FileReport:
     forced_skip_duplicates: bool = False
     sent_this_run: bool = False
     error: str | None = None
+    problems: list[dict[str, str | None]] = field(default_factory=list)
+    """For a refused file: every item the SDK's models refused (item, JSON path, error)."""
 
 
 @dataclass
@@ -97,15 +101,24 @@ class RunReport:
             "failed": sum(len(f.failed) for f in self.files),
             "cancelled": sum(f.cancelled for f in self.files),
             "rejected_files": sum(1 for f in self.files if f.state == FileState.REJECTED),
+            "refused_files": sum(1 for f in self.files if f.state == FileState.REFUSED),
             "unfinished_files": sum(1 for f in self.files if f.state in UNFINISHED),
             "files_sent_this_run": sum(1 for f in self.files if f.sent_this_run),
         }
 
     def exit_status(self) -> ExitStatus:
-        """OK when everything is registered; PARTIAL when some units failed."""
+        """OK when everything is registered; PARTIAL when some units failed.
+
+        A file the SDK's models refused is an invalid registration file: USAGE, the exit
+        code of any other invalid file, ahead of PARTIAL.
+        """
         if self.interrupted:
             return ExitStatus.INTERRUPTED
         totals = self.totals()
+        if totals["refused_files"]:
+            return ExitStatus.USAGE
+        if self.dry_run:
+            return ExitStatus.OK
         if totals["failed"] or totals["cancelled"] or totals["rejected_files"]:
             return ExitStatus.PARTIAL
         if totals["unfinished_files"] and not self.dry_run:
@@ -135,11 +148,17 @@ def file_report(manifest: ManifestFile, chain: list[Submission], sent: bool) -> 
             report.item_uuids += [uid for uid, _ in sub.result.get("items", [])]
             report.skipped_duplicates += skipped_duplicates(sub.result)
             last_final = sub
-        elif sub.status is Status.REJECTED:
+        elif sub.status in (Status.REJECTED, Status.REFUSED):
             last_final = sub
     if chain[-1].status in (Status.NEW, Status.STARTING, Status.STARTED):
         report.state = FileState.IN_FLIGHT
     if last_final is None:
+        return report
+    if last_final.status is Status.REFUSED:
+        report.error = last_final.error
+        report.problems = list((last_final.result or {}).get("problems", []))
+        if report.state != FileState.IN_FLIGHT:
+            report.state = FileState.REFUSED
         return report
     if last_final.status is Status.REJECTED:
         report.error = last_final.error
@@ -208,5 +227,10 @@ def render_summary(
         f"skipped as duplicates {t['skipped_duplicates']}, failed {t['failed']}, "
         f"rejected files {t['rejected_files']}; files sent this run {t['files_sent_this_run']}"
     )
+    if t["refused_files"]:
+        console.info(
+            f"{t['refused_files']} files were refused by the encord SDK's models and not sent: "
+            "fix the items named above (the --report file lists every one) and run again"
+        )
     if t["failed"]:
         console.info("re-run with --retry-failed to send only the failed units again")

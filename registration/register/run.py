@@ -17,12 +17,19 @@ from registration.encord.client import EncordSession
 from registration.encord.connection import EncordConnection
 from registration.encord.formats import ItemCheck
 from registration.encord.retry import RetryPolicy, Stopped
+from registration.encord.upload_items import ItemsRefused, upload_items
 from registration.errors import UsageError
 from registration.metadata_schema.filtering import schema_checked_manifests
 from registration.register.files import ManifestFile, iter_manifest_files
 from registration.register.registrar import Registrar, SubmitOptions
 from registration.register.report import FileState, RunReport, file_report, write_report
-from registration.register.spec import STATE_DIR, STATE_FILE, EncordTarget, RegisterOptions
+from registration.register.spec import (
+    STATE_DIR,
+    STATE_FILE,
+    EncordTarget,
+    RegisterOptions,
+    SubmitForm,
+)
 from registration.register.state import StateStore
 from registration.reporter import Reporter
 
@@ -114,7 +121,7 @@ def register(
         created_folders=folder.created,
     )
     if options.dry_run:
-        _plan(prepared, folder.uuid, report)
+        _plan(prepared, folder.uuid, report, options.submit_form)
         _write(report, options)
         return report
 
@@ -128,6 +135,7 @@ def register(
             ignore_errors=options.ignore_errors,
             retry_failed=options.retry_failed,
             jobs=options.jobs,
+            form=options.submit_form,
         ),
         on_progress=lambda done, total: reporter.progress("units", done, total),
     )
@@ -163,8 +171,14 @@ def _write(report: RunReport, options: RegisterOptions) -> None:
         write_report(report, options.report)
 
 
-def _plan(prepared: PreparedFiles, folder_uuid: str | None, report: RunReport) -> None:
-    """A dry run's report: what each file's state says, unsent files marked `would_send`."""
+def _plan(
+    prepared: PreparedFiles, folder_uuid: str | None, report: RunReport, form: SubmitForm
+) -> None:
+    """A dry run's report: what each file's state says, unsent files marked `would_send`.
+
+    On the typed path an unsent file is checked by the SDK's models as a real run would:
+    one they refuse is reported `refused`, with its problems.
+    """
     state = StateStore(prepared.state) if prepared.state.exists() and folder_uuid else None
     for manifest in prepared.files:
         chain = (
@@ -173,4 +187,11 @@ def _plan(prepared: PreparedFiles, folder_uuid: str | None, report: RunReport) -
         entry = file_report(manifest, chain, sent=False)
         if entry.state is FileState.NOT_SENT:
             entry.state = FileState.WOULD_SEND
+            if form is SubmitForm.TYPED:
+                try:
+                    upload_items(manifest.load(), manifest.key)
+                except ItemsRefused as exc:
+                    entry.state = FileState.REFUSED
+                    entry.error = exc.message
+                    entry.problems = [p.to_json() for p in exc.problems]
         report.files.append(entry)

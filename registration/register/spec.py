@@ -7,6 +7,7 @@ program builds them directly.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import Final
 
@@ -19,6 +20,18 @@ DEFAULT_JOBS: Final = 4
 STATE_DIR: Final = ".encord-register"
 """Where the state lives: beside the registration files, or in the current directory."""
 STATE_FILE: Final = "register-state.sqlite"
+
+
+class SubmitForm(StrEnum):
+    """How a registration file is sent to Encord (`--submit-form`)."""
+
+    TYPED = "typed"
+    """As the SDK's `DataUploadItems`, checked by its pydantic models first (`dataItems`)."""
+    FILE = "file"
+    """As the JSON document itself, parsed by Encord like an uploaded file (`externalFiles`)."""
+
+
+DEFAULT_SUBMIT_FORM: Final = SubmitForm.TYPED
 
 
 @dataclass(frozen=True)
@@ -52,6 +65,8 @@ class RegisterOptions:
     retry_base_delay: float = DEFAULT_BASE_DELAY
     report: Path | None = None
     """Where to write the JSON report (also when the run stops early)."""
+    submit_form: SubmitForm = DEFAULT_SUBMIT_FORM
+    """The SDK's typed form (default) or the file form; see `SubmitForm`."""
 
     def check(self) -> None:
         """Raise UsageError (naming the flag) when a value cannot be used."""

@@ -8,7 +8,9 @@ crash at any instant the next run knows, for each file, whether:
   `skip_duplicate_urls` forced on),
 - Encord accepted it and gave a job UUID (`started`: poll that job again),
 - the job finished (`finished`, with the job's final result) or Encord refused the
-  file outright (`rejected`).
+  file outright (`rejected`);
+- the SDK's models refused the file before anything was sent (`refused`, with the
+  problems): checked again on the next run, in case the file or the SDK changed.
 """
 
 from __future__ import annotations
@@ -38,9 +40,10 @@ class Status(StrEnum):
     STARTED = "started"
     FINISHED = "finished"
     REJECTED = "rejected"
+    REFUSED = "refused"
 
 
-FINAL_STATUSES = frozenset({Status.FINISHED, Status.REJECTED})
+FINAL_STATUSES = frozenset({Status.FINISHED, Status.REJECTED, Status.REFUSED})
 """Statuses after which nothing is sent or polled for a submission any more."""
 
 
@@ -212,6 +215,21 @@ class StateStore:
         self._write(
             "UPDATE submissions SET status=?, error=?, finished_at=? WHERE id=?",
             (Status.REJECTED.value, error, _now(), sid),
+        )
+
+    def mark_refused(self, sid: int, error: str, problems: list[dict[str, str | None]]) -> None:
+        """The SDK's models refused the document before anything was sent."""
+        self._write(
+            "UPDATE submissions SET status=?, error=?, result=?, finished_at=? WHERE id=?",
+            (Status.REFUSED.value, error, orjson.dumps({"problems": problems}), _now(), sid),
+        )
+
+    def mark_unrefused(self, sid: int) -> None:
+        """A refused submission is checked again: back to `new` (it was never sent)."""
+        self._write(
+            "UPDATE submissions SET status=?, error=NULL, result=NULL, finished_at=NULL"
+            " WHERE id=? AND status=?",
+            (Status.NEW.value, sid, Status.REFUSED.value),
         )
 
     def mark_lost(self, sid: int) -> None:

@@ -23,7 +23,11 @@ BASE = f"https://{BUCKET}.s3.{REGION}.amazonaws.com/"
 OBJECTS = [
     ({"key": "cams/a/img 1.jpg", "metadata": {"site": "north"}}, "image", "cams/a/img%201.jpg"),
     ({"key": "cams/a/img2.png"}, "image", "cams/a/img2.png"),
-    ({"key": "videos/run1.mp4", "metadata": {"keyframes": [0, 10]}}, "video", "videos/run1.mp4"),
+    (
+        {"key": "videos/run1.mp4", "metadata": {"$encord": {"frames": [0, 10]}}},
+        "video",
+        "videos/run1.mp4",
+    ),
     ({"key": "docs/readme.txt"}, "plainText", "docs/readme.txt"),
     ({"key": "cams/b/x+y=z.jpg"}, "image", "cams/b/x%2By%3Dz.jpg"),
 ]

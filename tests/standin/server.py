@@ -17,7 +17,6 @@ schema_get, schema_post.
 from __future__ import annotations
 
 import contextlib
-import json
 import re
 import socket
 import threading
@@ -28,6 +27,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import orjson
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from tests.standin import metadata_schema
@@ -360,7 +360,7 @@ class EncordStandIn:
             def _send(
                 self, status: int, payload: Any, headers: dict[str, str] | None = None
             ) -> None:
-                data = json.dumps(payload).encode()
+                data = orjson.dumps(payload)
                 try:
                     self.send_response(status)
                     self.send_header("Content-Type", "application/json")
@@ -430,9 +430,9 @@ class EncordStandIn:
                     hold.reached.set()
                     hold.released.wait()
                 try:
-                    body = json.loads(raw) if raw else None
+                    body = orjson.loads(raw) if raw else None
                     result = standin._dispatch(route, groups, parse_qs(query), body)
-                except json.JSONDecodeError:
+                except orjson.JSONDecodeError:
                     self._send(400, {"message": "body is not valid JSON"})
                     return
                 except BadRequest as exc:

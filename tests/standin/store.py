@@ -14,18 +14,32 @@ the reference where it could be):
 - A failing unit never blocks the others; with `ignoreErrors` false the job ends in
   ERROR, with it true in DONE; `unitErrors` lists every failure either way.
 - `itemsWithNames` lists one entry per item the job created.
+- A job's items come as `externalFiles` (the JSON file form, parsed here by hand) or as
+  `dataItems` (the SDK's typed `DataUploadItems`, parsed with the SDK's own pydantic
+  models: a payload the SDK would not produce, including a key its models do not define,
+  is refused with 400). Metadata is stored as sent, and so is the form it came in.
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
+import random
+import re
 import threading
 import time
+import types
+import typing
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote, urlsplit
+
+# Imported up front (not on the first typed request): the stand-in parses `dataItems`
+# with the SDK's own models.
+from encord.orm.storage import DataUploadItems
+from pydantic import BaseModel, ValidationError
 
 # manifest key -> (itemType for single-URL units, True when the unit lists objectUrl_N)
 UNIT_KINDS: dict[str, tuple[str, bool]] = {
@@ -39,6 +53,19 @@ UNIT_KINDS: dict[str, tuple[str, bool]] = {
     "dicom_series": ("dicomSeries", True),
 }
 TOP_LEVEL_FLAGS = {"skip_duplicate_urls", "upsert_metadata"}
+FILE_FORM, TYPED_FORM = "externalFiles", "dataItems"
+# dataItems list -> (itemType, the item's list of files or None, its media-metadata field)
+TYPED_KINDS: dict[str, tuple[str, str | None, str | None]] = {
+    "videos": ("video", None, "video_metadata"),
+    "images": ("image", None, "image_metadata"),
+    "audio": ("audio", None, "audio_metadata"),
+    "text": ("plainText", None, "text_metadata"),
+    "pdf": ("pdf", None, "pdf_metadata"),
+    "nifti": ("nifti", None, None),
+    "image_groups": ("imageGroup", "images", None),
+    "dicom_series": ("dicomSeries", "dicom_files", None),
+}
+_MEDIA_KEYS = ("videoMetadata", "imageMetadata", "audioMetadata", "textMetadata", "pdfMetadata")
 MAX_TITLE_LENGTH = 300
 
 
@@ -48,6 +75,16 @@ class BadRequest(Exception):
 
 class NotFound(Exception):
     """Answered as 404."""
+
+
+_IDS = random.Random()
+
+
+def new_id() -> str:
+    """A random (version 4) UUID string, cheaper than `uuid.uuid4()` for thousands of items."""
+    bits = _IDS.getrandbits(128) & ~(0xF000 << 64) & ~(0xC << 60) | (0x4000 << 64) | (0x8 << 60)
+    text = f"{bits:032x}"
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
 def _now_iso(ts: float | None = None) -> str:
@@ -110,6 +147,9 @@ class Unit:
     title: str
     urls: tuple[str, ...]
     client_metadata: dict[str, Any]
+    media_metadata: dict[str, Any] | None = None
+    file_titles: tuple[str | None, ...] = ()
+    form: str = FILE_FORM
 
 
 @dataclass
@@ -125,6 +165,9 @@ class Item:
     integration_hash: str
     created_at: str
     job_uuid: str
+    media_metadata: dict[str, Any] | None = None
+    file_titles: tuple[str | None, ...] = ()
+    form: str = FILE_FORM
 
     @property
     def url(self) -> str | None:
@@ -176,6 +219,9 @@ class Item:
             "clientMetadata": self.client_metadata,
             "type": self.item_type,
             "jobUuid": self.job_uuid,
+            "mediaMetadata": self.media_metadata,
+            "fileTitles": list(self.file_titles),
+            "form": self.form,
         }
 
 
@@ -270,12 +316,136 @@ def _parse_unit(key: str, item_type: str, multi: bool, index: int, entry: Any) -
             raise BadRequest(f"{where}.objectUrl is required")
         urls = (url,)
         title = entry.get("title") or _default_title(url)
+        media = next((entry[k] for k in _MEDIA_KEYS if k in entry), None)
     for url in urls:
         if any(ch.isspace() for ch in url):
             raise BadRequest(f"{where}: object URL contains whitespace: {url!r}")
     if len(title) > MAX_TITLE_LENGTH:
         raise BadRequest(f"{where}.title is longer than {MAX_TITLE_LENGTH} characters")
-    return Unit(key, item_type, str(title), urls, metadata)
+    return Unit(key, item_type, str(title), urls, metadata, None if multi else media)
+
+
+def parse_data_items(data: Any) -> tuple[list[Unit], bool, bool]:
+    """The units and flags of a `dataItems` payload, checked by the SDK's own models.
+
+    The models decide what is valid; the units are then read from the payload as sent (the
+    same values, and metadata exactly as the client wrote it).
+    """
+    if not isinstance(data, dict):
+        raise BadRequest("dataItems must be a JSON object")
+    unknown = _unknown_keys(DataUploadItems, data, "dataItems")
+    if unknown:
+        shown = ", ".join(unknown[:10]) + (f" and {len(unknown) - 10} more" if unknown[10:] else "")
+        raise BadRequest(f"dataItems: keys the SDK's models do not define: {shown}")
+    try:
+        items = DataUploadItems.model_validate(data)
+    except ValidationError as exc:
+        raise BadRequest(f"dataItems refused by the SDK's models: {exc}") from None
+    for unsupported in ("image_groups_from_items", "time_series", "scenes"):
+        if getattr(items, unsupported):
+            raise BadRequest(f"dataItems.{unsupported}: not supported by the stand-in")
+    units: list[Unit] = []
+    for list_name, (item_type, files_field, media_field) in TYPED_KINDS.items():
+        info = DataUploadItems.model_fields[list_name]
+        entries = data.get(info.alias or list_name, data.get(list_name)) or ()
+        for index, entry in enumerate(entries):
+            units.append(_typed_unit(list_name, index, entry, item_type, files_field, media_field))
+    return units, items.skip_duplicate_urls, items.upsert_metadata
+
+
+@functools.cache
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def _pick(entry: dict[str, Any], name: str) -> Any:
+    """A field of a validated payload entry, by its alias (what the SDK sends) or its name."""
+    value = entry.get(_camel(name))
+    return entry.get(name) if value is None else value
+
+
+_WHITESPACE = re.compile(r"\s")
+
+
+def _typed_unit(
+    list_name: str,
+    index: int,
+    entry: dict[str, Any],
+    item_type: str,
+    files_field: str | None,
+    media_field: str | None,
+) -> Unit:
+    file_titles: tuple[str | None, ...] = ()
+    title = entry.get("title")
+    if files_field is None:
+        url = entry.get("objectUrl") or entry.get("object_url")
+        urls: tuple[str, ...] = (url,)
+        title = title or _default_title(url)
+    else:
+        where = f"dataItems.{list_name}[{index}]"
+        files = _pick(entry, files_field) or []
+        urls = tuple(file["url"] for file in files)
+        file_titles = tuple(file.get("title") for file in files)
+        if not urls:
+            raise BadRequest(f"{where}.{files_field} is empty")
+        if not title:
+            raise BadRequest(f"{where}.title is required (registered through an integration)")
+        if list_name == "image_groups" and _pick(entry, "create_video"):
+            item_type = "imageSequence"
+    for url in urls:
+        if not url or _WHITESPACE.search(url):
+            raise BadRequest(f"dataItems.{list_name}[{index}]: bad object URL {url!r}")
+    if len(title) > MAX_TITLE_LENGTH:
+        raise BadRequest(
+            f"dataItems.{list_name}[{index}].title is longer than {MAX_TITLE_LENGTH} characters"
+        )
+    metadata = entry.get("clientMetadata") or entry.get("client_metadata") or {}
+    media = _pick(entry, media_field) if media_field else None
+    return Unit(list_name, item_type, title, urls, metadata, media, file_titles, TYPED_FORM)
+
+
+@functools.cache
+def _allowed(model: Any) -> tuple[frozenset[str], dict[str, Any]]:
+    """A model's field names and aliases, and its fields that hold models (by either spelling)."""
+    allowed: set[str] = set()
+    nested: dict[str, Any] = {}
+    for name, info in model.model_fields.items():
+        spellings = {name, info.alias} - {None}
+        allowed |= spellings
+        annotation = info.annotation
+        while typing.get_origin(annotation) in (typing.Union, types.UnionType, list):
+            args = [a for a in typing.get_args(annotation) if a is not type(None)]
+            annotation = args[0] if args else None
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            for spelling in spellings:
+                nested[spelling] = annotation
+    return frozenset(allowed), nested
+
+
+def _unknown_keys(model: Any, data: Any, where: str) -> list[str]:
+    """Keys of `data` that no field of the pydantic `model` defines (by name or alias), nested."""
+    if not isinstance(data, dict):
+        return []
+    allowed, nested = _allowed(model)
+    keys = data.keys()
+    found = [f"{where}.{key}" for key in keys - allowed] if not keys <= allowed else []
+    for key in keys & nested.keys():
+        value, inner = data[key], nested[key]
+        if not isinstance(value, list):
+            found += _unknown_keys(inner, value, f"{where}.{key}")
+            continue
+        inner_allowed, inner_nested = _allowed(inner)
+        for n, element in enumerate(value):
+            # The common case, checked without a call: a flat element with known keys only.
+            if (
+                isinstance(element, dict)
+                and element.keys() <= inner_allowed
+                and not (inner_nested and element.keys() & inner_nested.keys())
+            ):
+                continue
+            found += _unknown_keys(inner, element, f"{where}.{key}[{n}]")
+    return found
 
 
 class Store:
@@ -346,9 +516,16 @@ class Store:
             integration = str(body.get("integrationHash") or "")
             if integration not in self.integrations:
                 raise BadRequest(f"integration {integration!r} not found or not accessible")
-            files = body.get("externalFiles")
-            units = parse_units(files)
-            assert isinstance(files, dict)
+            files, data = body.get(FILE_FORM), body.get(TYPED_FORM)
+            if (files is None) == (data is None):
+                raise BadRequest(f"give exactly one of {FILE_FORM} and {TYPED_FORM}")
+            if data is not None:
+                units, skip_duplicates, upsert = parse_data_items(data)
+            else:
+                units = parse_units(files)
+                assert isinstance(files, dict)  # parse_units refuses anything else
+                skip_duplicates = bool(files.get("skip_duplicate_urls", False))
+                upsert = bool(files.get("upsert_metadata", False))
             for unit in units:
                 for url in unit.urls:
                     if url in self.reject_urls:
@@ -362,8 +539,8 @@ class Store:
                 due_at=now + self.job_latency,
                 units=units,
                 ignore_errors=bool(body.get("ignoreErrors", False)),
-                skip_duplicates=bool(files.get("skip_duplicate_urls", False)),
-                upsert_metadata=bool(files.get("upsert_metadata", False)),
+                skip_duplicates=skip_duplicates,
+                upsert_metadata=upsert,
                 integration=integration,
                 file_name=body.get("fileName"),
             )
@@ -391,7 +568,7 @@ class Store:
                     {
                         "objectUrls": list(unit.urls),
                         "error": self.fail_urls[failing[0]],
-                        "subtaskUuid": str(uuid.uuid4()),
+                        "subtaskUuid": new_id(),
                         "actionDescription": f"Registering {unit.item_type}",
                     }
                 )
@@ -401,9 +578,11 @@ class Store:
             if job.skip_duplicates and existing is not None:
                 if job.upsert_metadata:
                     existing.client_metadata = unit.client_metadata
+                    if unit.media_metadata is not None:
+                        existing.media_metadata = unit.media_metadata
                 continue
             item = Item(
-                uuid=str(uuid.uuid4()),
+                uuid=new_id(),
                 parent=job.folder_uuid,
                 item_type=unit.item_type,
                 name=unit.title,
@@ -412,6 +591,9 @@ class Store:
                 integration_hash=job.integration,
                 created_at=created_at,
                 job_uuid=job.uuid,
+                media_metadata=unit.media_metadata,
+                file_titles=unit.file_titles,
+                form=unit.form,
             )
             self.items[job.folder_uuid].append(item)
             index.setdefault(unit.urls, item)

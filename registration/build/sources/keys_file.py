@@ -1,14 +1,15 @@
 """Read object keys from a file: one key per line, or JSON Lines.
 
 JSON Lines (a file whose first non-blank line starts with '{') give ``key`` and optional
-``size``, ``storage_class`` and ``metadata`` per line. Plain lines are keys taken as they
+``size``, ``storage_class`` and ``metadata`` per line (its key frames brought to Encord's
+``$encord`` form as the line is read; bad ones refuse the file). Plain lines are keys taken as they
 are (no trimming but the line end: spaces are legal in S3 keys). The file is not assumed
 to be sorted: records go through the same bounded-memory external sort as inventories.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,12 @@ def _bad(path: Path, line_no: int, why: str) -> InputError:
     )
 
 
-def _rows(path: Path) -> Iterator[Row]:
+MetadataHook = Callable[[dict[str, Any]], dict[str, Any]]
+"""Brings a line's metadata to the written form (`keyframes.KeyframeConverter`); ValueError
+when it cannot."""
+
+
+def _rows(path: Path, convert: MetadataHook | None = None) -> Iterator[Row]:
     try:
         handle = path.open("r", encoding="utf-8", newline="")
     except OSError as exc:
@@ -61,6 +67,12 @@ def _rows(path: Path) -> Iterator[Row]:
                 metadata = doc.get("metadata")
                 if metadata is not None and not isinstance(metadata, dict):
                     raise _bad(path, line_no, '"metadata" must be a JSON object')
+                if metadata and convert is not None:
+                    try:
+                        metadata = convert(metadata)
+                    except ValueError as exc:
+                        why = f"key {doc['key']!r}: bad key frames at {exc}"
+                        raise _bad(path, line_no, why) from exc
                 storage_class = doc.get("storage_class")
                 yield (doc["key"], size, storage_class, metadata)
         except UnicodeDecodeError as exc:
@@ -70,8 +82,13 @@ def _rows(path: Path) -> Iterator[Row]:
 
 
 def read_keys_file(
-    path: Path, bucket: str, *, run_rows: int = DEFAULT_RUN_ROWS
+    path: Path,
+    bucket: str,
+    *,
+    run_rows: int = DEFAULT_RUN_ROWS,
+    convert: MetadataHook | None = None,
 ) -> Iterator[ObjectRecord]:
-    """Records for every key in `path`, sorted by key, all in `bucket`."""
-    for key, size, storage_class, metadata in external_sort(_rows(path), run_rows):
+    """Records for every key in `path`, sorted by key, all in `bucket`; each line's metadata
+    through `convert`."""
+    for key, size, storage_class, metadata in external_sort(_rows(path, convert), run_rows):
         yield ObjectRecord(bucket, key, size, storage_class, None, None, metadata)

@@ -45,7 +45,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, console: Console) -> int:
     """Entry of `encord-register manifest`."""
     # `--schema encord` reads the organisation's schema with the ENCORD_* variables.
-    checks = schema_item_checks(args.schema, EncordConnection())
+    checks = schema_item_checks(args.schema, EncordConnection(), console)
     summary = build_manifests(
         options.source_spec(args),
         options.build_options(args),

@@ -8,23 +8,25 @@ from pathlib import Path
 from registration.cli import options
 from registration.cli.console import Console
 from registration.encord.retry import DEFAULT_BASE_DELAY, DEFAULT_MAX_ATTEMPTS
-from registration.exit_codes import ExitStatus
 from registration.metadata_schema.organisation import schema_item_checks
 from registration.register.report import render_summary
 from registration.register.run import prepare_files, register
 from registration.register.spec import (
     DEFAULT_JOBS,
+    DEFAULT_SUBMIT_FORM,
     STATE_DIR,
     STATE_FILE,
     EncordTarget,
     RegisterOptions,
+    SubmitForm,
 )
 
 HELP = "register registration files into an Encord folder (resumable, exactly once)"
 DESCRIPTION = """\
 Find or create the folder, resolve the cloud integration, then submit every
-registration file with add_private_data_to_folder_start and follow each job with
-add_private_data_to_folder_get_result, several at a time. A state file records every
+registration file with add_private_data_to_folder_start (as the SDK's typed
+DataUploadItems, checked by its models before anything is sent) and follow each job
+with add_private_data_to_folder_get_result, several at a time. A state file records every
 step: re-running the same command resumes, never registering anything twice.
 
 Input: --manifests DIR (the output of `encord-register manifest`), or the source
@@ -95,6 +97,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "or in the current directory when the files are built on the fly)",
     )
     run_group.add_argument("--report", type=Path, metavar="PATH", help="write the JSON report here")
+    run_group.add_argument(
+        "--submit-form",
+        choices=[form.value for form in SubmitForm],
+        default=DEFAULT_SUBMIT_FORM.value,
+        help="send each file as the SDK's typed DataUploadItems, checked by its models before "
+        "anything is sent (typed, the default), or as the JSON file itself (file)",
+    )
     options.add_json_option(run_group, "the report")
     options.add_schema_option(parser)
     run_group.add_argument(
@@ -125,6 +134,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
         max_retries=args.max_retries,
         retry_base_delay=args.retry_base_delay,
         report=args.report,
+        submit_form=SubmitForm(args.submit_form),
     )
     run_options.check()
     connection = options.encord_connection(args)
@@ -133,7 +143,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
         options.source_spec(args),
         options.build_options(args),
         args.state,
-        schema_item_checks(args.schema, connection),
+        schema_item_checks(args.schema, connection, console),
         console,
     )
     target = EncordTarget(
@@ -147,4 +157,4 @@ def run(args: argparse.Namespace, console: Console) -> int:
         console.emit_json(report.to_dict())
     else:
         render_summary(report, console)
-    return int(report.exit_status() if not report.dry_run else ExitStatus.OK)
+    return int(report.exit_status())

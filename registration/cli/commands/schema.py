@@ -26,6 +26,7 @@ from registration.metadata_schema.inference import (
     InferenceResult,
     parse_coercion,
 )
+from registration.metadata_schema.model import embedding_warnings
 from registration.metadata_schema.organisation import plan_organisation_change
 from registration.metadata_schema.reading import infer_from_manifests, infer_from_source
 
@@ -33,8 +34,10 @@ HELP = "infer the clientMetadata schema, report conflicts, and import it into En
 DESCRIPTION = (
     "Read the clientMetadata of registration files (--manifests DIR, or any source option of "
     "`manifest`) and infer one metadata schema: numbers, booleans, ISO 8601 datetimes, UUIDs, "
-    "short strings (varchar) vs long text, enums, embeddings (lists of 1-4096 numbers) and "
-    "video keyframes. Keys whose values clash are reported with counts and the first item of "
+    "short strings (varchar) vs long text, enums and embeddings (lists of 1-4096 numbers; "
+    "over 2000 is a warning: Encord Active's limit), the per-frame keys of video key frames "
+    '(clientMetadata["$encord"]) included; key frames themselves are checked, never declared. '
+    "Keys whose values clash are reported with counts and the first item of "
     "each kind; the command exits non-zero until they are resolved (--coerce KEY=TYPE). "
     "--apply adds keys and enum options to the organisation's schema in Encord; it never "
     "deletes or retypes a key."
@@ -162,6 +165,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
         "keys": [d.to_json() for d in result.decisions],
         "conflicts": [c.to_json() for c in result.conflicts],
         "unfit_values": result.unfit,
+        "keyframe_items": dict(result.keyframe_items),
     }
     console.info(
         f"{result.items:,} items read, {result.items_with_metadata:,} with metadata: "
@@ -171,6 +175,12 @@ def run(args: argparse.Namespace, console: Console) -> int:
         console.info("inferred schema:")
         for line in _show(result):
             console.info(line)
+        for name, count in result.keyframe_items:
+            console.info(
+                f"  {name}: key frames on {counted(count, 'items')} (checked, never declared)"
+            )
+    for line in embedding_warnings(result.schema):
+        console.warn(line)
     for key in result.unused_coercions:
         console.warn(f"--coerce {key}: no item has this key (a typo?); nothing was declared")
     if result.unfit:

@@ -95,7 +95,9 @@ def test_bucket_listing_accounts_for_every_object(aws: Any, tmp_path: Path) -> N
     assert dog["clientMetadata"] == {"breed": "lab"}
     assert dog["imageMetadata"] == {"width": 4, "height": 3}
     videos = {v["title"]: v for v in _items(docs, "videos")}
-    assert videos["videos/clip.mp4"]["clientMetadata"] == {"keyframes": [0, 12]}
+    # The deprecated `keyframes` list is written in Encord's current form, and counted.
+    assert videos["videos/clip.mp4"]["clientMetadata"] == {"$encord": {"frames": [0, 12]}}
+    assert summary["keyframes_converted"] == 1
     assert videos["videos/clip.mp4"]["videoMetadata"] == {"fps": 25}
     assert "clientMetadata" not in videos["videos/broken.mov"]  # bad sidecar: reported
     (group,) = _items(docs, "image_groups")

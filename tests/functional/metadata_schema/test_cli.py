@@ -114,7 +114,6 @@ def test_show_and_write_after_coerce(
         "captured_at": {"type": "datetime"},
         "clip": {"type": "embedding", "size": 512},
         "flight_id": {"type": "uuid"},
-        "keyframes": {"type": "keyframes"},
         "score": {"type": "number"},
         "weather": {"type": "enum", "values": ["rain", "sunny"]},
     }

@@ -82,7 +82,15 @@ def test_rerun_registers_nothing_new(env, tmp_path, capsys):
     assert report["totals"]["registered"] == 18
 
 
-def test_twenty_percent_transient_faults_still_land_exactly_once(env, tmp_path):
+FORMS = pytest.mark.parametrize("form", ["typed", "file"])
+
+
+def _forms_held(env: EncordEnv) -> set[str]:
+    return {item["form"] for item in env.items(FOLDER)}
+
+
+@FORMS
+def test_twenty_percent_transient_faults_still_land_exactly_once(env, tmp_path, form):
     manifests = tmp_path / "m"
     urls = [image_urls(f"cam{i}", 5) for i in range(8)]
     for i, group in enumerate(urls, start=1):
@@ -100,9 +108,12 @@ def test_twenty_percent_transient_faults_still_land_exactly_once(env, tmp_path):
         )
     )
 
-    code = main(env.args(manifests, FOLDER, "--jobs", "4", "--max-retries", "12"))
+    code = main(
+        env.args(manifests, FOLDER, "--jobs", "4", "--max-retries", "12", "--submit-form", form)
+    )
 
     assert code == ExitStatus.OK
+    assert _forms_held(env) == {"dataItems" if form == "typed" else "externalFiles"}
     counts = _url_counts(env)
     assert counts == Counter(u for group in urls for u in group)
     assert set(counts.values()) == {1}
@@ -112,7 +123,10 @@ def test_twenty_percent_transient_faults_still_land_exactly_once(env, tmp_path):
     assert len([f for f in env.standin.folders() if f["path"] == FOLDER]) == 1
 
 
-def test_failed_units_are_reported_and_retry_failed_registers_them_once(env, tmp_path, capsys):
+@FORMS
+def test_failed_units_are_reported_and_retry_failed_registers_them_once(
+    env, tmp_path, capsys, form
+):
     manifests = tmp_path / "m"
     urls = image_urls("cam", 10)
     write_manifest(manifests, 1, images=urls[:5])
@@ -121,7 +135,7 @@ def test_failed_units_are_reported_and_retry_failed_registers_them_once(env, tmp
     env.standin.fail_units(bad, error="AccessDenied reading object")
     report_path = tmp_path / "r.json"
 
-    code = main(env.args(manifests, FOLDER, "--report", str(report_path)))
+    code = main(env.args(manifests, FOLDER, "--report", str(report_path), "--submit-form", form))
 
     assert code == ExitStatus.PARTIAL
     report = json.loads(report_path.read_text())
@@ -133,17 +147,19 @@ def test_failed_units_are_reported_and_retry_failed_registers_them_once(env, tmp
     assert sorted(_url_counts(env)) == sorted(set(urls) - set(bad))
 
     env.standin.clear_unit_failures()
-    assert main(env.args(manifests, FOLDER)) == ExitStatus.PARTIAL  # no re-send without the flag
+    again = env.args(manifests, FOLDER, "--submit-form", form)
+    assert main(again) == ExitStatus.PARTIAL  # no re-send without the flag
     starts = env.standin.registration_calls["start"]
 
-    assert main(env.args(manifests, FOLDER, "--retry-failed")) == ExitStatus.OK
+    assert main([*again, "--retry-failed"]) == ExitStatus.OK
 
     assert env.standin.registration_calls["start"] == starts + 2
     retry_jobs = env.standin.jobs()[-2:]
     assert [j["units"] for j in retry_jobs] == [1, 1]
     assert all(j["skipDuplicateUrls"] for j in retry_jobs)
     assert _url_counts(env) == Counter(urls)
-    assert main(env.args(manifests, FOLDER, "--retry-failed")) == ExitStatus.OK
+    assert _forms_held(env) == {"dataItems" if form == "typed" else "externalFiles"}
+    assert main([*again, "--retry-failed"]) == ExitStatus.OK
     assert env.standin.registration_calls["start"] == starts + 2
 
 

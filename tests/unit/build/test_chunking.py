@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
+
 import pytest
 
-from registration.build.chunking import check_max_items, chunks
+from registration.build.chunking import check_max_items
+from registration.build.chunking import chunks as file_chunks
 from registration.build.items import BuiltItem
+from registration.build.writer import FileLayout
 from registration.encord.limits import MAX_ITEMS_PER_FILE
 from registration.errors import UsageError
 
@@ -19,6 +23,12 @@ def _item(n: int, urls: int = 1) -> BuiltItem:
     }
     keys = tuple(f"{n}/{i}.jpg" for i in range(urls))
     return BuiltItem("image_group", "image_groups", {"title": str(n), **frames}, urls, keys, "b")
+
+
+def chunks(items: Iterable[BuiltItem], **limits: int) -> Iterator[list[BuiltItem]]:
+    layout = FileLayout(skip_duplicate_urls=True, upsert_metadata=False)
+    for chunk in file_chunks(items, layout, **limits):
+        yield chunk.items
 
 
 def _sizes(result: list[list[BuiltItem]]) -> list[int]:

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from registration.build import items as items_module
+from registration.build import pipeline as pipeline_module
 from registration.build import skips
 from registration.build.grouping import natural_key
 from registration.build.manifests import build_manifests
@@ -63,6 +64,7 @@ def test_every_skip_reason_is_reported_with_its_key(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(items_module, "MAX_URLS_PER_FILE", 3)
+    monkeypatch.setattr(pipeline_module, "MAX_CLIENT_METADATA_BYTES", 2_000)
     lines = [
         {"key": "folder/"},
         {"key": "empty.jpg", "size": 0},
@@ -81,14 +83,28 @@ def test_every_skip_reason_is_reported_with_its_key(
         *({"key": f"big/{n}.jpg", "size": 1} for n in range(4)),
         *({"key": f"g/{n}.jpg", "size": 1} for n in range(2)),
         {"key": "refuse-me.txt", "size": 1},
+        {"key": "huge/" + "h" * 5_000 + ".jpg", "size": 1},  # over --max-bytes 5000 alone
+        {"key": "meta.jpg", "size": 1},
+        {"key": "meta.jpg.json", "size": 1},  # clientMetadata over the (patched) 2,000 bytes
+        {"key": "v/frames.mp4", "size": 1},
+        {"key": "v/frames.mp4.json", "size": 1},  # a frame key of -1: the sidecar is dropped
+        {"key": "two.jpg", "size": 1},
+        {"key": "two.jpg.json", "size": 1},  # superseded by the longer suffix
+        {"key": "two.jpg.metadata.json", "size": 1},
     ]
     SIDECARS["g/1.jpg.json"] = b"{}"
+    SIDECARS["meta.jpg.json"] = json.dumps({"blob": "x" * 2_500}).encode()
+    SIDECARS["v/frames.mp4.json"] = b'{"$encord": {"frames": {"-1": {}}}}'
+    SIDECARS["two.jpg.metadata.json"] = b'{"from": "metadata.json"}'
 
     def check(top_key: str, item: dict[str, Any]) -> str | None:
         return "refused by test" if item.get("title") == "refuse-me.txt" else None
 
     summary, skipped, docs = _build(
-        tmp_path, lines, "--image-group", "big", "--image-group", "g", checks=[check]
+        tmp_path,
+        lines,
+        *("--image-group", "big", "--image-group", "g", "--max-bytes", "5000"),
+        checks=[check],
     )
     reasons = {s["reason"] for s in skipped}
     expected = set(skips.REASONS) - {skips.CHECK_FAILED} | {"refused by test"}
@@ -96,7 +112,12 @@ def test_every_skip_reason_is_reported_with_its_key(
     by_reason = {s["reason"]: s for s in skipped}
     assert by_reason["bad_sidecar"]["key"] == "v/bad.mp4.json"
     assert "expected a JSON object" in by_reason["bad_sidecar"]["detail"]
-    assert by_reason["sidecar_of_skipped_object"]["key"] == "gone/x.jpg.json"
+    assert {s["key"] for s in skipped if s["reason"] == "sidecar_of_skipped_object"} == {
+        "gone/x.jpg.json",
+        "meta.jpg.json",
+    }
+    assert by_reason["metadata_too_large"]["key"] == "meta.jpg"
+    assert by_reason["item_too_large"]["key"].startswith("huge/")
     assert by_reason["duplicate_key"]["key"] == "dup.png"
     assert {s["key"] for s in skipped if s["reason"] == "group_too_large"} == {
         f"big/{n}.jpg" for n in range(4)
@@ -105,7 +126,10 @@ def test_every_skip_reason_is_reported_with_its_key(
     assert summary.objects_seen == summary.objects_included + summary.objects_skipped
     assert summary.skipped_by_reason["duplicate_key"] == 1
     videos = {v["title"]: v for v in docs[0]["videos"]}
-    assert videos["v/ok.mp4"]["clientMetadata"] == {"keyframes": [3]}
+    assert videos["v/ok.mp4"]["clientMetadata"] == {"$encord": {"frames": [3]}}
+    assert "clientMetadata" not in videos["v/frames.mp4"]
+    assert by_reason["bad_keyframes"]["key"] == "v/frames.mp4.json"
+    assert by_reason["sidecar_superseded"]["key"] == "two.jpg.json"
     assert "clientMetadata" not in videos["v/bad.mp4"]
 
 

@@ -66,14 +66,14 @@ def test_conforming_metadata_passes() -> None:
         ("clip", [0.1, 0.2, 0.3], "a list of 4 numbers"),
         ("clip", [0.1, 0.2, 0.3, "x"], "a list of 4 numbers"),
         ("camera", {"model": 3}, "expected a string"),
-        ("keyframes", [1, -1], "non-negative frame numbers"),
+        ("keyframes", [1, -1], "non-negative integer frame number"),
     ],
 )
 def test_each_rule_refuses_with_key_and_reason(key: str, value: Any, expected: str) -> None:
     metadata = {**GOOD, key: value}
     reason = CHECK("videos", item(metadata))
     assert reason is not None
-    shown_key = "camera.model" if key == "camera" else key
+    shown_key = {"camera": "camera.model", "keyframes": "keyframes[1]"}.get(key, key)
     assert f"clientMetadata key {shown_key!r} breaks the metadata schema" in reason
     assert expected in reason
 

@@ -100,17 +100,19 @@ def test_embedding_lengths_that_differ_are_a_conflict_with_counts() -> None:
 def test_embedding_longer_than_encords_limit_is_a_conflict() -> None:
     result = infer_schema([image("x.jpg", {"vec": [0.0] * (rules.EMBEDDING_MAX_SIZE + 1)})])
     (conflict,) = result.conflicts
-    assert "1 to 4096" in conflict.reason
+    assert "1 to 4,096 numbers (Encord Index's limit)" in conflict.reason
 
 
-def test_keyframes_on_videos_are_the_reserved_type() -> None:
+def test_deprecated_keyframes_on_videos_are_checked_never_declared() -> None:
     items = [video(f"clips/{i}.mp4", {"keyframes": [0, 12, 48], "site": "north"}) for i in range(5)]
     items.append(video("clips/none.mp4", {"keyframes": [], "config": {"sampling_rate": 0}}))
     result = infer_schema(items)
 
     assert result.conflicts == ()
-    assert result.schema.get("keyframes") == KeySpec("keyframes", KeyType.KEYFRAMES)
-    # `config` beside keyframes on videos is reserved: not inferred as config.sampling_rate.
+    assert "keyframes" not in result.schema.keys
+    assert result.keyframe_items == (("keyframes", 6),)
+    assert result.schema.get("site") == KeySpec("site", KeyType.ENUM, values=("north",))
+    # `config` beside keyframes is their sampling config: not inferred as config.sampling_rate.
     assert "config.sampling_rate" not in result.schema.keys
 
 
@@ -121,7 +123,7 @@ def test_keyframes_on_an_image_is_a_conflict_naming_the_item() -> None:
 
     (conflict,) = result.conflicts
     assert conflict.key == "keyframes"
-    assert conflict.reason == "keyframes are for videos only"
+    assert conflict.reason == "key frames are for videos only"
     assert [(c.label, c.count, c.first_ref) for c in conflict.counts] == [
         ("items under images", 1, "stills/cover.jpg")
     ]
@@ -135,7 +137,7 @@ def test_keyframes_must_be_non_negative_frame_numbers(bad: Any) -> None:
     ]
     (conflict,) = infer_schema(items).conflicts
     assert conflict.key == "keyframes"
-    assert "non-negative integer" in conflict.reason
+    assert conflict.reason.startswith("key frames Encord would not read (first: keyframes")
     assert conflict.counts[0].first_ref == "clips/bad.mp4"
     assert conflict.counts[0].count == 1
 
