@@ -181,15 +181,17 @@ def is_frame_key(key: str, mode: str) -> bool:
     return pattern.fullmatch(key) is not None
 
 
+def _refuse_unknown_keys(obj: dict[str, Any], known: frozenset[str], path: str) -> None:
+    unknown = sorted(set(obj) - known)
+    if unknown:
+        raise KeyframeError(path, f"unknown key {unknown[0]!r} (known: {', '.join(sorted(known))})")
+
+
 def check_config(config: Any, path: str) -> str | None:
     """Check a ``config`` object; return its keyframe_mode (None when it names none)."""
     if type(config) is not dict:
         raise KeyframeError(path, "expected an object with sampling_rate and/or keyframe_mode")
-    unknown = sorted(set(config) - CONFIG_KEYS)
-    if unknown:
-        raise KeyframeError(
-            path, f"unknown key {unknown[0]!r} (known: {', '.join(sorted(CONFIG_KEYS))})"
-        )
+    _refuse_unknown_keys(config, CONFIG_KEYS, path)
     rate = config.get(SAMPLING_RATE_KEY)
     if SAMPLING_RATE_KEY in config and not _is_frame_number(rate, MODE_SECONDS):
         raise KeyframeError(
@@ -237,11 +239,7 @@ def check_block(block: Any, default_mode: str = DEFAULT_KEYFRAME_MODE) -> str:
     """
     if type(block) is not dict:
         raise KeyframeError(ENCORD_KEY, "expected an object with frames and/or config")
-    unknown = sorted(set(block) - BLOCK_KEYS)
-    if unknown:
-        raise KeyframeError(
-            ENCORD_KEY, f"unknown key {unknown[0]!r} (known: {', '.join(sorted(BLOCK_KEYS))})"
-        )
+    _refuse_unknown_keys(block, BLOCK_KEYS, ENCORD_KEY)
     mode = default_mode
     if CONFIG_KEY in block:
         mode = (

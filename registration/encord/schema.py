@@ -41,11 +41,20 @@ def _fast_validator() -> Any:
     return jsonschema_rs.validator_for(registration_schema())
 
 
-def _json_path(parts: Any) -> str:
+def json_path(parts: Any) -> str:
+    """A JSON path from its parts: ``("images", 3, "title")`` is ``$.images[3].title``."""
     path = "$"
     for part in parts:
         path += f"[{part}]" if isinstance(part, int) else f".{part}"
     return path
+
+
+def item_label(document: Any, list_key: str, index: int) -> str:
+    """How messages name an item: ``images[3] (its title or URL)``."""
+    entries = document.get(list_key) if isinstance(document, dict) else None
+    entry = entries[index] if isinstance(entries, list) and 0 <= index < len(entries) else None
+    name = entry.get("title") or entry.get("objectUrl") if isinstance(entry, dict) else None
+    return f"{list_key}[{index}]" + (f" ({name})" if name else "")
 
 
 def explain(document: Any, source: str) -> ManifestInvalid | None:
@@ -59,11 +68,9 @@ def explain(document: Any, source: str) -> ManifestInvalid | None:
     parts = list(error.absolute_path)
     item: str | None = None
     if len(parts) >= 2 and isinstance(parts[1], int):
-        entry = document[parts[0]][parts[1]]
-        name = entry.get("title") or entry.get("objectUrl") if isinstance(entry, dict) else None
-        item = f"{parts[0]}[{parts[1]}]" + (f" ({name})" if name else "")
+        item = item_label(document, parts[0], parts[1])
     where = f"item {item}, " if item else ""
-    path = _json_path(parts)
+    path = json_path(parts)
     return ManifestInvalid(
         f"{source}: {where}at {path}: {error.message}", source=source, item=item, path=path
     )

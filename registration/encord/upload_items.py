@@ -23,6 +23,7 @@ from urllib.parse import unquote
 
 from registration.encord import formats as f
 from registration.encord.limits import MAX_TITLE_CHARS
+from registration.encord.schema import item_label, json_path
 from registration.errors import InputError
 
 if TYPE_CHECKING:
@@ -195,22 +196,14 @@ def problem_at(document: dict[str, Any], loc: tuple[Any, ...], message: str) -> 
     head = str(loc[0])
     list_key = _FILE_LIST_KEY.get(head)
     if list_key is None:
-        return ItemProblem(None, "$." + _FILE_FLAG_KEY.get(head, head), message)
-    path = f"$.{list_key}"
+        return ItemProblem(None, json_path((_FILE_FLAG_KEY.get(head, head),)), message)
     if len(loc) < 2 or not isinstance(loc[1], int):
-        return ItemProblem(None, path, message)
+        return ItemProblem(None, json_path((list_key,)), message)
     index = loc[1]
-    path += f"[{index}]"
-    entry = (document.get(list_key) or [None] * (index + 1))[index]
-    name = None
-    if isinstance(entry, dict):
-        name = entry.get(f.TITLE) or entry.get(f.OBJECT_URL)
-    item = f"{list_key}[{index}]" + (f" ({name})" if name else "")
+    parts: list[Any] = [list_key, index]
     rest = list(loc[2:])
     if list_key in GROUP_FILES_KEY and rest[:1] == [GROUP_FILES_KEY[list_key]] and len(rest) > 1:
         # images[3].url / dicomFiles[3].url are objectUrl_3 in the file.
-        path += f".{f.OBJECT_URL_N}{rest[1]}"
+        parts.append(f"{f.OBJECT_URL_N}{rest[1]}")
         rest = rest[3:] if len(rest) > 2 and rest[2] == "url" else rest[2:]
-    for part in rest:
-        path += f"[{part}]" if isinstance(part, int) else f".{part}"
-    return ItemProblem(item, path, message)
+    return ItemProblem(item_label(document, list_key, index), json_path(parts + rest), message)

@@ -14,6 +14,7 @@ from moto import mock_aws
 
 import registration.cli.core as cli
 from registration.exit_codes import ExitStatus
+from tests.manifest_output import read_output
 
 BUCKET = "clips-bucket"
 REGION = "eu-west-1"
@@ -52,14 +53,7 @@ def _manifest(
 ) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, Any]]:
     code = cli.main(["manifest", "--bucket", BUCKET, "--region", REGION, "--out", str(out), *flags])
     assert code == ExitStatus.OK
-    items: dict[str, Any] = {}
-    for path in sorted(out.glob("manifest-*.json")):
-        for value in json.loads(path.read_text()).values():
-            if isinstance(value, list):
-                items.update({item["title"]: item for item in value})
-    skipped = [json.loads(line) for line in (out / "skipped.jsonl").read_text().splitlines()]
-    summary = json.loads((out / "summary.json").read_text())
-    return items, skipped, summary
+    return read_output(out)
 
 
 def test_sidecars_of_both_conventions_land_in_encord_form(

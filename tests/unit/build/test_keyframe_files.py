@@ -15,6 +15,7 @@ from registration.build.sources import ObjectRecord
 from registration.build.spec import OutputSpec
 from registration.cli import build_parser, options
 from registration.errors import InputError, UsageError
+from tests.manifest_output import read_output
 
 
 class Recorder:
@@ -79,13 +80,7 @@ def build(
         reporter,
         body_reader=read,
     )
-    items = {}
-    for path in sorted(out.glob("manifest-*.json")):
-        for value in json.loads(path.read_text()).values():
-            if isinstance(value, list):
-                items.update({item["title"]: item for item in value})
-    skipped = [json.loads(line) for line in (out / "skipped.jsonl").read_text().splitlines()]
-    summary = json.loads((out / "summary.json").read_text())
+    items, skipped, summary = read_output(out)
     assert summary["objects_seen"] == summary["objects_included"] + summary["objects_skipped"]
     return items, skipped, summary, reporter
 
