@@ -44,8 +44,9 @@ unit: install
 
 test: lint types unit
 
+# The sample's externalId is a placeholder the app refuses; pass a stand-in for Encord's.
 synth: install
-	npx cdk synth --quiet
+	npx cdk synth --quiet -c encord.externalId=sample-external-id-0000
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

@@ -4,8 +4,9 @@
 Configuration comes from the `encord` object in `cdk.json`'s context; `-c encord='{...}'`
 replaces it and `-c encord.SETTING=VALUE` overrides one setting (`stacks.config`). An invalid
 configuration stops synthesis with one message listing every problem (exit code 2, no
-traceback). The environment (``CDK_DEFAULT_ACCOUNT`` / ``CDK_DEFAULT_REGION``, set by the CDK
-CLI) is read here and nowhere else.
+traceback), as does a prop the construct refuses. The environment (``CDK_DEFAULT_ACCOUNT`` /
+``CDK_DEFAULT_REGION``, set by the CDK CLI) is read here and nowhere else; the region also
+lets the configuration check that each bucket's KMS key is in the bucket's region.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from cdk_nag import AwsSolutionsChecks
 
 from stacks.access_stack import EncordAccessStack
 from stacks.config import PLACEHOLDER_ACCOUNT, AccessConfig, ConfigError, config_from_context
+from stacks.encord_access_props import EncordAccessPropsError
 
 #: Exit code of an invalid configuration (the CDK CLI then exits 1 and shows the message).
 EXIT_INVALID_CONFIG = 2
@@ -60,12 +62,13 @@ def add_access_stack(
 def main() -> int:
     """Synthesize the stack; return the process exit code."""
     app = cdk.App()
+    env = environment(os.environ)
     try:
-        config = config_from_context(app.node.get_all_context())
-    except ConfigError as exc:
+        config = config_from_context(app.node.get_all_context(), region=env.region)
+        add_access_stack(app, config, env)
+    except (ConfigError, EncordAccessPropsError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_INVALID_CONFIG
-    add_access_stack(app, config, environment(os.environ))
     app.synth()
     return 0
 

@@ -102,8 +102,8 @@ def deploy(endpoint: str, work: Path) -> Path:
     env = cdk_cli.cdk_env(endpoint, work)
     out_dir, outputs = work / "cdk.out", work / "cdk-outputs.json"
     started = time.monotonic()
-    say("   $ npx cdk bootstrap")
-    cdk_cli.bootstrap(env, out_dir)
+    say("   $ npx cdk bootstrap -c encord='...'   (the same configuration as the deploy)")
+    cdk_cli.bootstrap(env, DEMO_CONFIG, out_dir)
     say(
         f"   $ npx cdk deploy -c encord='{json.dumps(DEMO_CONFIG)}' --method=direct "
         "--require-approval never --outputs-file cdk-outputs.json"

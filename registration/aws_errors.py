@@ -32,6 +32,11 @@ AUTH_CODES: Final = DENIED_CODES | BAD_CREDENTIAL_CODES
 MISSING_BUCKET_CODES: Final = frozenset({"NoSuchBucket", "404", "NotFound"})
 """The bucket does not exist, or is not visible to these credentials."""
 
+MISSING_KEY_CODES: Final = frozenset({"NoSuchKey", "404", "NotFound"})
+"""The object does not exist (HeadObject has no body: its code is the status). A missing
+bucket answers the same to HeadObject, and S3 answers 403 instead for a caller without
+s3:ListBucket."""
+
 
 def error_code(exc: BaseException) -> str:
     """The AWS error code of a botocore ClientError ('' for anything else)."""

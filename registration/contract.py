@@ -9,8 +9,10 @@ it.
 JSON shapes of the structured outputs:
 
 - ``EncordBuckets``: ``[{"name": str, "region": str, "prefixes": [str, ...],
-  "created": bool, "writePrefix": str | null, "kmsKeyArn": str | null}]``;
-  a prefix of ``""`` means the whole bucket.
+  "created": bool, "writePrefix": str | null, "kmsKeyArn": str | null,
+  "corsRuleId": str | null}]``; a prefix of ``""`` means the whole bucket; ``corsRuleId`` is
+  the ID of the stack's CORS rule on the bucket (null when the stack leaves its CORS alone;
+  absent from older stacks).
 - ``EncordMultiRegionAccessPoints``: ``[{"alias": str, "arn": str, "buckets": [str, ...]}]``
 - ``EncordCorsOrigins``: ``[str, ...]``
 - ``EncordTrustedPrincipals``: ``[str, ...]``, the principals the role trusts, as IAM ARNs
@@ -49,6 +51,7 @@ BUCKET_PREFIXES: Final = "prefixes"
 BUCKET_CREATED: Final = "created"
 BUCKET_WRITE_PREFIX: Final = "writePrefix"
 BUCKET_KMS_KEY_ARN: Final = "kmsKeyArn"
+BUCKET_CORS_RULE_ID: Final = "corsRuleId"
 MRAP_ALIAS: Final = "alias"
 MRAP_ARN: Final = "arn"
 MRAP_BUCKETS: Final = "buckets"
@@ -62,6 +65,7 @@ def bucket_output(
     created: bool,
     write_prefix: str | None,
     kms_key_arn: str | None,
+    cors_rule_id: str | None = None,
 ) -> dict[str, Any]:
     """One entry of the ``EncordBuckets`` output (the stack writes it, the helper reads it)."""
     return {
@@ -71,6 +75,7 @@ def bucket_output(
         BUCKET_CREATED: created,
         BUCKET_WRITE_PREFIX: write_prefix,
         BUCKET_KMS_KEY_ARN: kms_key_arn,
+        BUCKET_CORS_RULE_ID: cors_rule_id,
     }
 
 
@@ -119,7 +124,11 @@ MAX_CORS_RULE_ID_CHARS: Final = 255
 
 
 def cors_rule_id(owner: str) -> str:
-    """The ID of the one CORS rule an owner (the stack's name) keeps on each bucket."""
+    """``encord-access-<owner>``: the rule ID of versions before the per-bucket IDs.
+
+    The stack's rule is now ``encord-access-<stack>-<region>-<hash>`` (see
+    `stacks.bucket_cors.owned_rule_id`); this older form is replaced by it on update.
+    """
     return f"{CORS_RULE_ID_PREFIX}{owner}"[:MAX_CORS_RULE_ID_CHARS]
 
 

@@ -2,18 +2,36 @@
 
 Only `registration.cli` turns these into messages and exit codes. Raise them with a
 message that says what was wrong and what to do; `hint` carries the "what to do" part
-when it is long; without one, the CLI points at docs/troubleshooting.md.
+when it is long. Without one, the CLI adds the kind's `default_hint` (its section of
+the troubleshooting page), when
+docs/troubleshooting.md has one for it, and no hint otherwise (a generic "see the docs"
+helps nobody).
 """
 
 from __future__ import annotations
 
+from typing import Final
+
 from registration.exit_codes import ExitStatus
+
+TROUBLESHOOTING_PAGE: Final = "docs/troubleshooting.md"
+
+
+def troubleshooting(anchor: str) -> str:
+    """A hint sending the user to one section of docs/troubleshooting.md.
+
+    Every anchor passed here (always as a literal) is checked against the page's headings
+    by tests/unit/cli/test_hints.py.
+    """
+    return f"see {TROUBLESHOOTING_PAGE}#{anchor}"
 
 
 class RegisterError(Exception):
     """Root of every error the helper reports to the user without a traceback."""
 
     exit_status: ExitStatus = ExitStatus.FAILURE
+    default_hint: str | None = None
+    """The hint the CLI adds when the error has none of its own (None: no hint)."""
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
         super().__init__(message)
@@ -42,6 +60,7 @@ class AuthError(RegisterError):
     """Credentials are missing or invalid, or access was denied."""
 
     exit_status = ExitStatus.AUTH
+    default_hint = troubleshooting("credentials")
 
 
 class RemoteError(RegisterError):

@@ -24,7 +24,8 @@ EXIT_STATUS_MEANING: dict[ExitStatus, str] = {
     ExitStatus.USAGE: "configuration or usage error: bad flags, bad input, missing resources",
     ExitStatus.PARTIAL: "the run finished but some units failed to register; see the report",
     ExitStatus.AUTH: "authentication or permission error (Encord key, AWS credentials, access)",
-    ExitStatus.REMOTE: "a remote service stayed unreachable after retries; re-run to resume",
+    ExitStatus.REMOTE: "a remote service stayed unreachable after retries, or a registration job "
+    "was still running at --job-deadline; re-run to resume",
     ExitStatus.CHECKS_FAILED: "`verify` found a problem, or `schema` found unresolved conflicts",
     ExitStatus.INTERRUPTED: "stopped by Ctrl-C/SIGTERM; state is saved, re-run to resume",
 }

@@ -26,6 +26,8 @@ class BucketOutput:
     created: bool = False
     write_prefix: str | None = None
     kms_key_arn: str | None = None
+    #: The ID of the stack's CORS rule on the bucket (None: not managed, or an older stack).
+    cors_rule_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -88,6 +90,7 @@ def parse_outputs(raw: dict[str, str], *, stack_name: str, source: str) -> Acces
                 created=bool(b.get(c.BUCKET_CREATED, False)),
                 write_prefix=b.get(c.BUCKET_WRITE_PREFIX),
                 kms_key_arn=b.get(c.BUCKET_KMS_KEY_ARN),
+                cors_rule_id=b.get(c.BUCKET_CORS_RULE_ID),
             )
             for b in _json_output(raw, c.OUTPUT_BUCKETS, source)
         )

@@ -34,7 +34,6 @@ from registration.contract import (
     OUTPUT_ROLE_ARN,
     OUTPUT_TRUSTED_PRINCIPALS,
     bucket_output,
-    cors_rule_id,
     mrap_output,
     principal_arn,
 )
@@ -86,11 +85,10 @@ class EncordAccessStack(Stack):
             )
             if config.permissions_boundary_arn
             else None,
-            # The stack's name, as before the construct had a default: the deployed rule
-            # keeps its ID, so an update replaces it in place instead of adding a second one.
-            cors_rule_id=cors_rule_id(self.stack_name),
+            # No cors_rule_id: each bucket gets its own, unique per stack, region and construct;
+            # the rule of earlier versions (`encord-access-<stack name>`) is replaced by it.
         )
-        self._outputs(config)
+        self._outputs(config, buckets)
 
     def _key(self, bucket: BucketConfig) -> kms.IKey | None:
         if not bucket.kms_key_arn:
@@ -131,7 +129,7 @@ class EncordAccessStack(Stack):
         )
         return created
 
-    def _outputs(self, config: AccessConfig) -> None:
+    def _outputs(self, config: AccessConfig, constructs: dict[str, s3.IBucket]) -> None:
         buckets = [
             bucket_output(
                 name=b.name,
@@ -140,6 +138,7 @@ class EncordAccessStack(Stack):
                 created=b.create,
                 write_prefix=b.write_prefix,
                 kms_key_arn=b.kms_key_arn,
+                cors_rule_id=self.access.cors_rule_id_for(constructs[b.name]),
             )
             for b in config.buckets
         ]
@@ -159,7 +158,8 @@ class EncordAccessStack(Stack):
             (
                 OUTPUT_BUCKETS,
                 self.to_json_string(buckets),
-                "Data buckets (JSON): name, region, prefixes, created, writePrefix, kmsKeyArn",
+                "Data buckets (JSON): name, region, prefixes, created, writePrefix, kmsKeyArn, "
+                "corsRuleId",
             ),
             (
                 OUTPUT_MRAPS,

@@ -1,33 +1,82 @@
 """The CORS rule on Encord's buckets, so Encord's web apps can load the media in the browser.
 
-The rule itself (ID, origins, methods, headers, max age) is `registration.contract.cors_rule`,
-the same one `encord-register verify` checks. How it reaches a bucket depends on the bucket:
+The rule itself (origins, methods, headers, max age) is `registration.contract.cors_rule`, the
+same one `encord-register verify` checks; its ID is `owned_rule_id`. How it reaches a bucket
+depends on the bucket:
 
 - a `s3.Bucket` of this app gets it through ``bucket.add_cors_rule`` (plain CloudFormation);
 - an imported bucket cannot be given CORS by CloudFormation, and ``PutBucketCors`` replaces
-  the whole configuration, so a custom resource (`stacks/cors_handler/index.py`) merges the
-  rule by its ID: it adds or updates only this rule, keeps the bucket's other rules, and on
-  delete removes only this rule.
+  the whole configuration, so a custom resource merges the rule by its ID
+  (`stacks/cors_handler/index.py`, with the merge of `registration.cors_merge`).
+
+Each imported bucket gets its own handler: a role allowed to change only that bucket's CORS, a
+function that accepts events only for that bucket, and the custom resource. The custom
+resource depends on both, so when a bucket leaves the configuration CloudFormation deletes the
+custom resource (which removes the rule) *before* the function and the permission it needs;
+a shared role narrowed during the update would leave the rule behind (AccessDenied in the
+cleanup phase, which does not roll back).
 """
 
 from __future__ import annotations
 
+import hashlib
+import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
-from aws_cdk import CustomResource, Duration, RemovalPolicy
+import jsii
+from aws_cdk import (
+    AssetHashType,
+    BundlingOptions,
+    CustomResource,
+    DockerImage,
+    Duration,
+    ILocalBundling,
+    RemovalPolicy,
+    Stack,
+)
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from registration import cors_merge
+from registration.contract import CORS_RULE_ID_PREFIX
 from stacks.cors_handler import index as cors_handler
 
-#: The Lambda asset: `index.py` alone (standard library and boto3 only).
-HANDLER_DIR = Path(__file__).resolve().parent / "cors_handler"
+#: The Lambda asset: `index.py` of this directory ...
+HANDLER_DIR: Final = Path(__file__).resolve().parent / "cors_handler"
+#: ... plus these modules of the helper, at the same package path (the one merge shared with
+#: `encord-register cors`). They use only the standard library and botocore.
+SHARED_MODULES: Final = (Path(cors_merge.__file__).resolve(),)
+_REPO_ROOT: Final = Path(__file__).resolve().parent.parent
+
+# --- time bounds, all derived from the merge's own (`registration.cors_merge`) -------------
+
+#: The Lambda timeout: the merge's deadline, one more settle, and time for S3 and the answer.
+HANDLER_TIMEOUT: Final = Duration.seconds(
+    int(cors_merge.DEADLINE_SECONDS + cors_merge.SETTLE_SECONDS) + 30
+)
+#: How long CloudFormation waits for an answer (its default is an hour): the Lambda timeout
+#: and a margin for the invocation to start.
+SERVICE_TIMEOUT: Final = Duration.seconds(HANDLER_TIMEOUT.to_seconds() + 60)
+
+
+def owned_rule_id(scope: Construct, label: str) -> str:
+    """The ID of the rule `scope` keeps for `label`: ``encord-access-<stack>-<region>-<hash>``.
+
+    Unique per stack name, region (two stacks of one name in two regions may share a bucket)
+    and construct path + bucket (the 8 hex digits), so a renamed construct, whose custom
+    resource CloudFormation creates before it deletes the old one, writes a rule of its own
+    instead of one the old resource's delete would remove. May contain tokens (an
+    environment-agnostic stack's region).
+    """
+    stack = Stack.of(scope)
+    digest = hashlib.sha256(f"{scope.node.path}/{label}".encode()).hexdigest()[:8]
+    return f"{CORS_RULE_ID_PREFIX}{stack.stack_name}-{stack.region}-{digest}"
 
 
 def add_to_bucket(bucket: s3.Bucket, rule: Mapping[str, Any]) -> None:
@@ -44,29 +93,77 @@ def add_to_bucket(bucket: s3.Bucket, rule: Mapping[str, Any]) -> None:
 
 @dataclass(frozen=True)
 class ImportedBucket:
-    """An imported bucket whose CORS configuration the custom resource merges into."""
+    """An imported bucket whose CORS configuration a custom resource merges the rule into."""
 
-    #: Names the bucket's custom resource (``Cors-<label>``); stable, so it is not replaced.
+    #: Names the bucket's constructs (``BucketCors-<label>``); stable, so they are not replaced.
     label: str
     name: str
     arn: str
     region: str
+    #: The ID of the rule kept on this bucket.
+    rule_id: str
+    #: Former IDs of the rule (earlier versions of this project), removed when it is put.
+    replaces: tuple[str, ...] = ()
+
+
+@jsii.implements(ILocalBundling)
+class _HandlerBundle:
+    """Builds the asset locally: the handler directory plus `SHARED_MODULES`; no Docker."""
+
+    def try_bundle(self, output_dir: str, *_options: Any, **_kw: Any) -> bool:
+        """Copy the files into `output_dir`; True: bundled, Docker is never needed."""
+        out = Path(output_dir)
+        for source in HANDLER_DIR.glob("*.py"):
+            if source.name != "__init__.py":
+                shutil.copy2(source, out / source.name)
+        for module in SHARED_MODULES:
+            target = out / module.relative_to(_REPO_ROOT)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(module, target)
+        return True
+
+
+def handler_code() -> lambda_.Code:
+    """The handler's code: hashed by its content, so a change to a shared module deploys."""
+    return lambda_.Code.from_asset(
+        str(HANDLER_DIR),
+        asset_hash_type=AssetHashType.OUTPUT,
+        bundling=BundlingOptions(
+            image=DockerImage.from_registry("unused-local-bundling"),
+            local=_HandlerBundle(),
+        ),
+    )
 
 
 def merge_into_imported_buckets(
     scope: Construct, buckets: Sequence[ImportedBucket], rule: Mapping[str, Any]
-) -> lambda_.Function:
-    """One handler function in `scope`, and one custom resource per bucket; the function."""
+) -> dict[str, lambda_.Function]:
+    """For each bucket, its handler role, function and custom resource; the functions by name."""
     log_group = logs.LogGroup(
         scope,
         "CorsHandlerLogs",
         retention=logs.RetentionDays.ONE_MONTH,
         removal_policy=RemovalPolicy.DESTROY,
     )
+    code = handler_code()
+    functions: dict[str, lambda_.Function] = {}
+    for bucket in buckets:
+        functions[bucket.name] = _bucket_handler(scope, bucket, rule, code, log_group)
+    return functions
+
+
+def _bucket_handler(
+    scope: Construct,
+    bucket: ImportedBucket,
+    rule: Mapping[str, Any],
+    code: lambda_.Code,
+    log_group: logs.ILogGroup,
+) -> lambda_.Function:
+    group = Construct(scope, f"BucketCors-{bucket.label}")
     role = iam.Role(
-        scope,
-        "CorsHandlerRole",
-        description="Reads and updates the CORS configuration of the existing Encord data buckets",
+        group,
+        "HandlerRole",
+        description=f"Merges the Encord CORS rule into the CORS configuration of {bucket.name}",
         assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
         inline_policies={
             "BucketCors": iam.PolicyDocument(
@@ -75,7 +172,7 @@ def merge_into_imported_buckets(
                         sid="MergeOwnCorsRule",
                         # PutBucketCORS also authorises DeleteBucketCors.
                         actions=["s3:GetBucketCORS", "s3:PutBucketCORS"],
-                        resources=[b.arn for b in buckets],
+                        resources=[bucket.arn],
                     ),
                     iam.PolicyStatement(
                         sid="WriteOwnLogs",
@@ -87,36 +184,40 @@ def merge_into_imported_buckets(
         },
     )
     function = lambda_.Function(
-        scope,
-        "CorsHandler",
-        description="Adds, updates or removes only this stack's CORS rule on existing buckets",
+        group,
+        "Handler",
+        description=f"Adds, updates or removes only this stack's CORS rule on {bucket.name}",
         runtime=lambda_.Runtime.PYTHON_3_14,
         handler="index.handler",
-        code=lambda_.Code.from_asset(
-            str(HANDLER_DIR), exclude=["__pycache__", "*.pyc", "__init__.py"]
-        ),
-        timeout=Duration.minutes(2),
+        code=code,
+        timeout=HANDLER_TIMEOUT,
         memory_size=128,
         role=role,
         log_group=log_group,
+        environment={cors_handler.ALLOWED_BUCKETS_ENV: bucket.name},
     )
     function.node.add_dependency(role)
-    for bucket in buckets:
-        CustomResource(
-            scope,
-            f"Cors-{bucket.label}",
-            service_token=function.function_arn,
-            resource_type=cors_handler.RESOURCE_TYPE,
-            properties={
-                "BucketName": bucket.name,
-                "Region": bucket.region,
-                "RuleId": rule["ID"],
-                "AllowedOrigins": list(rule["AllowedOrigins"]),
-                "AllowedMethods": list(rule["AllowedMethods"]),
-                "AllowedHeaders": list(rule["AllowedHeaders"]),
-                "ExposeHeaders": list(rule["ExposeHeaders"]),
-                # CloudFormation sends every scalar as a string; the handler parses it back.
-                "MaxAgeSeconds": str(rule["MaxAgeSeconds"]),
-            },
-        )
+    properties: dict[str, Any] = {
+        "BucketName": bucket.name,
+        "Region": bucket.region,
+        "RuleId": bucket.rule_id,
+        "AllowedOrigins": list(rule["AllowedOrigins"]),
+        "AllowedMethods": list(rule["AllowedMethods"]),
+        "AllowedHeaders": list(rule["AllowedHeaders"]),
+        "ExposeHeaders": list(rule["ExposeHeaders"]),
+        # CloudFormation sends every scalar as a string; the handler parses it back.
+        "MaxAgeSeconds": str(rule["MaxAgeSeconds"]),
+    }
+    if bucket.replaces:
+        properties["ReplacesRuleIds"] = list(bucket.replaces)
+    resource = CustomResource(
+        group,
+        "Rule",
+        service_token=function.function_arn,
+        resource_type=cors_handler.RESOURCE_TYPE,
+        service_timeout=SERVICE_TIMEOUT,
+        properties=properties,
+    )
+    # Deleted before its function and role (and so before the permission it needs).
+    resource.node.add_dependency(function)
     return function

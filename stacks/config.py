@@ -4,8 +4,10 @@
 (`merge_context`) and validates the result (`load_config`), which raises one `ConfigError`
 listing *every* problem, each saying what was received and what to change. The models are
 pydantic, built from the setting types of `stacks.config_fields`; what pydantic cannot express
-is the `stacks.rules` checks (shared with the `EncordAccess` props) and two checks across
-entries (a bucket listed twice, an access point fronting a bucket that is not listed).
+is the `stacks.rules` checks (shared with the `EncordAccess` props) and the checks across
+entries (a bucket listed twice; an access point fronting a bucket that is not listed, or
+buckets whose prefixes differ). A `-c` value that is broken JSON is reported with the JSON
+error and its position.
 No aws-cdk-lib here, so the rules are tested quickly.
 
 Settings (camelCase, as written in `cdk.json`):
@@ -50,6 +52,8 @@ DEFAULT_STACK_NAME: Final = "EncordAccess"
 DEFAULT_MAX_SESSION_HOURS: Final = 1
 #: AWS's documentation example account: the sample `cdk.json` uses it as a placeholder.
 PLACEHOLDER_ACCOUNT: Final = "111122223333"
+#: How much of the text before a JSON error its message shows.
+_JSON_CONTEXT_CHARS: Final = 40
 
 
 class ConfigError(Exception):
@@ -85,10 +89,12 @@ class BucketConfig(_Settings):
             'key prefixes such as ["images/"]', "; leave it out to grant the whole bucket"
         ),
     ] = ("",)
-    kms_key_arn: fields.KmsKeyArn | None = None
-    write_prefix: fields.WritePrefix | None = None
+    # Validated in this order: `region` before the key, whose region must match it, and
+    # `prefixes` before `write_prefix`, which must stay outside them.
     #: None: the stack's region.
     region: fields.Region | None = None
+    kms_key_arn: fields.KmsKeyArn | None = None
+    write_prefix: fields.WritePrefix | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -121,6 +127,33 @@ class BucketConfig(_Settings):
             )
         return region
 
+    @field_validator("kms_key_arn")
+    @classmethod
+    def _in_the_buckets_region(cls, arn: str | None, info: ValidationInfo) -> str | None:
+        """The key must be in the bucket's region (unknown when neither says which)."""
+        if arn is None or "region" not in info.data:  # `region` itself was wrong
+            return arn
+        bucket_region = info.data["region"] or fields.stack_region(info)
+        why = rules.key_region_problem(arn.split(":")[3], bucket_region) if bucket_region else None
+        if why:
+            raise fields.invalid(why)
+        return arn
+
+    @field_validator("write_prefix")
+    @classmethod
+    def _outside_the_read_prefixes(cls, write: str | None, info: ValidationInfo) -> str | None:
+        prefixes = info.data.get("prefixes")
+        why = rules.write_prefix_problem(write, prefixes) if write and prefixes else None
+        if why:
+            raise fields.invalid(f"{write!r}: {why}")
+        return write
+
+    @model_validator(mode="after")
+    def _remember_grants(self, info: ValidationInfo) -> BucketConfig:
+        """Note what this bucket grants, for the access points that front it."""
+        fields.grants_seen(info)[self.name] = (self.prefixes, self.write_prefix)
+        return self
+
 
 class MrapConfig(_Settings):
     """A Multi-Region Access Point in front of some of the configured buckets."""
@@ -146,6 +179,10 @@ class MrapConfig(_Settings):
                 f"{unknown} are not in encord.buckets; list them there too "
                 "(their prefixes decide what is granted through the access point)"
             )
+        grants = fields.grants_seen(info)
+        why = rules.mrap_buckets_problem({n: grants[n] for n in names if n in grants})
+        if why:
+            raise fields.invalid(why)
         return names
 
     @property
@@ -251,33 +288,69 @@ def merge_context(base: Any, overrides: Mapping[str, Any]) -> Any:
     ``-c encord='{...}'`` replaces the whole object (the CLI passes it as a string);
     ``-c encord.externalId=VALUE`` replaces one setting (VALUE is parsed as JSON when it is
     JSON, so lists and booleans work, and is a string otherwise). Other keys are ignored.
+    A value that starts like JSON (``{`` or ``[``) but does not parse raises `ConfigError`
+    with the JSON error and where it is.
     """
-    merged = _parse_json_string(base)
+    problems: list[str] = []
+    merged = _parse_json_string(CONTEXT_KEY, base, problems)
     for key, raw in overrides.items():
         if not key.startswith(f"{CONTEXT_KEY}."):
             continue
         if not isinstance(merged, dict):
             merged = {}
-        merged = {**merged, key.removeprefix(f"{CONTEXT_KEY}."): _parse_json_string(raw)}
+        merged = {
+            **merged,
+            key.removeprefix(f"{CONTEXT_KEY}."): _parse_json_string(key, raw, problems),
+        }
+    if problems:
+        raise ConfigError(problems)
     return merged
 
 
-def _parse_json_string(value: Any) -> Any:
-    if isinstance(value, str):
-        try:
-            return json.loads(value)
-        except json.JSONDecodeError:
-            return value
-    return value
+def _parse_json_string(where: str, value: Any, problems: list[str]) -> Any:
+    """`value` parsed when it is a JSON string; a broken JSON object or list is a problem."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return json.loads(value)
+    except json.JSONDecodeError as exc:
+        if value.lstrip().startswith(("{", "[")):
+            problems.append(f"{where}: {_json_error(exc)}")
+        return value
 
 
-def config_from_context(context: Mapping[str, Any]) -> AccessConfig:
-    """The validated configuration from an app's whole context (cdk.json plus `-c` values)."""
-    return load_config(merge_context(context.get(CONTEXT_KEY), context))
+def _json_error(exc: json.JSONDecodeError) -> str:
+    """The JSON error, where it is, and the text just before it."""
+    before = exc.doc[max(0, exc.pos - _JSON_CONTEXT_CHARS) : exc.pos]
+    shown = ("..." if exc.pos > _JSON_CONTEXT_CHARS else "") + before
+    message = (
+        f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}, just after {shown!r}"
+    )
+    if before.rstrip().endswith(",") and exc.doc[exc.pos : exc.pos + 1] in ("]", "}"):
+        message += " (JSON allows no comma before a closing ] or })"
+    if exc.pos >= len(exc.doc.rstrip()) and "\n" not in exc.doc:
+        message += (
+            ". The JSON ends early: if you wrote it on several lines, the CDK CLI passed only "
+            "the first one (it drops the rest of a -c value). Write it on one line, for example "
+            "-c encord=\"$(tr -d '\\n' < encord.json)\", or put it in cdk.json"
+        )
+    return message
 
 
-def load_config(raw: Any) -> AccessConfig:
-    """Validate the `encord` context object; raise `ConfigError` listing every problem."""
+def config_from_context(context: Mapping[str, Any], *, region: str | None = None) -> AccessConfig:
+    """The validated configuration from an app's whole context (cdk.json plus `-c` values).
+
+    `region` is the region the stack deploys to, when known: a bucket without `region` is
+    there, and its KMS key must be too.
+    """
+    return load_config(merge_context(context.get(CONTEXT_KEY), context), region=region)
+
+
+def load_config(raw: Any, *, region: str | None = None) -> AccessConfig:
+    """Validate the `encord` context object; raise `ConfigError` listing every problem.
+
+    `region`: the region the stack deploys to, when known (see `config_from_context`).
+    """
     if raw is None:
         raise ConfigError(
             [
@@ -287,8 +360,9 @@ def load_config(raw: Any) -> AccessConfig:
         )
     if not isinstance(raw, dict):
         raise ConfigError([f"encord: expected a JSON object, received {rules.show(raw)}"])
+    context: dict[str, Any] = {fields.BUCKET_NAMES: set(), fields.STACK_REGION: region}
     try:
-        return AccessConfig.model_validate(raw, context={fields.BUCKET_NAMES: set()})
+        return AccessConfig.model_validate(raw, context=context)
     except ValidationError as exc:
         raise ConfigError([_problem_line(e, raw) for e in exc.errors()]) from None
 

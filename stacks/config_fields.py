@@ -27,6 +27,10 @@ from stacks import rules
 
 #: Key of the validation context that holds the bucket names seen so far.
 BUCKET_NAMES: Final = "bucket_names"
+#: Key of the validation context that holds each valid bucket's read and write prefixes.
+BUCKET_GRANTS: Final = "bucket_grants"
+#: Key of the validation context that holds the region the stack deploys to (None: unknown).
+STACK_REGION: Final = "stack_region"
 #: The error type of the problems worded here.
 PROBLEM: Final = "encord"
 
@@ -91,6 +95,20 @@ def names_seen(info: ValidationInfo) -> set[str]:
     context = info.context if isinstance(info.context, dict) else {}
     seen: set[str] = context.setdefault(BUCKET_NAMES, set())
     return seen
+
+
+def grants_seen(info: ValidationInfo) -> dict[str, tuple[tuple[str, ...], str | None]]:
+    """Each valid bucket validated so far: its read prefixes and write prefix."""
+    context = info.context if isinstance(info.context, dict) else {}
+    grants: dict[str, tuple[tuple[str, ...], str | None]] = context.setdefault(BUCKET_GRANTS, {})
+    return grants
+
+
+def stack_region(info: ValidationInfo) -> str | None:
+    """The region the stack deploys to, when the app knows it."""
+    context = info.context if isinstance(info.context, dict) else {}
+    region = context.get(STACK_REGION)
+    return region if isinstance(region, str) else None
 
 
 def _bucket_name(name: str, info: ValidationInfo) -> str:

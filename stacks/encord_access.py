@@ -19,7 +19,8 @@ It creates:
 - `policy`: a managed policy attached to the role with the statements of `stacks.permissions`
   (read under the prefixes; optionally list, write, KMS and Multi-Region Access Points);
 - the CORS rule of `registration.contract.cors_rule` on every bucket (`stacks.bucket_cors`),
-  and `cors_handler`, the function that merges it into imported buckets.
+  and `cors_handlers`, one function per imported bucket that merges it in;
+- `permissions_boundary`, when given, on every role it creates (the CORS handlers' too).
 
 The constructor checks every prop first and raises one `EncordAccessPropsError` listing every
 problem. It reads no context and no environment. cdk-nag's findings on what it builds are
@@ -28,7 +29,7 @@ acknowledged here, one per ``bucket/prefix*`` resource, each with its reason.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Final
 
 from aws_cdk import Acknowledgment, Aws, Duration, Names, Stack, Token, Validations
@@ -42,8 +43,13 @@ from registration.contract import (
     DEFAULT_CORS_ORIGINS,
     cors_rule,
 )
-from registration.contract import cors_rule_id as owner_rule_id
-from stacks.bucket_cors import ImportedBucket, add_to_bucket, merge_into_imported_buckets
+from registration.contract import cors_rule_id as legacy_rule_id
+from stacks.bucket_cors import (
+    ImportedBucket,
+    add_to_bucket,
+    merge_into_imported_buckets,
+    owned_rule_id,
+)
 from stacks.encord_access_props import (
     EncordAccessPropsError,
     EncordBucket,
@@ -102,11 +108,14 @@ class EncordAccess(Construct):
     :param max_session_duration: how long Encord's role sessions, and so the URLs signed
         with them, last (1 to 12 hours). Default: one hour.
     :param role_name: the role's name. Default: a name CloudFormation generates.
-    :param permissions_boundary: a managed policy that bounds the role.
-        Default: no boundary.
-    :param cors_rule_id: the ID of the one CORS rule this construct owns on each bucket
-        (the custom resource merges by it). Default: ``encord-access-`` followed by the
-        construct's unique ID (`Names.unique_id`), unique per construct in an app.
+    :param permissions_boundary: a managed policy that bounds every role the construct
+        creates (Encord's role and the CORS handlers' roles). Default: no boundary.
+    :param cors_rule_id: the ID of the CORS rule this construct owns on every bucket (the
+        custom resources merge by it); it must be unique to this construct on those buckets,
+        and must change when the construct is renamed. Default: one ID per bucket,
+        ``encord-access-<stack name>-<region>-<8 hex digits of the construct path and
+        bucket>`` (`stacks.bucket_cors.owned_rule_id`), which is all of that by construction;
+        a rule with the ID of earlier versions of this construct is replaced by it.
     """
 
     def __init__(
@@ -141,7 +150,10 @@ class EncordAccess(Construct):
         )
         if problems:
             raise EncordAccessPropsError(self.node.path, problems)
-        self._cors_rule_id = cors_rule_id or owner_rule_id(Names.unique_id(self))
+        if permissions_boundary is not None:
+            # Every role in this construct, the CORS handlers' included, now and later.
+            iam.PermissionsBoundary.of(self).apply(permissions_boundary)
+        self._explicit_rule_id = cors_rule_id
         self._buckets = tuple(buckets)
         self._role = iam.Role(
             self,
@@ -170,16 +182,24 @@ class EncordAccess(Construct):
             roles=[self._role],
         )
         self._acknowledge_prefix_wildcards(wildcard_resources(statements))
-        rule = cors_rule(self._cors_rule_id, _unique(cors_origins), int(cors_max_age.to_seconds()))
+        origins, max_age = _unique(cors_origins), int(cors_max_age.to_seconds())
+        self._rule_ids: dict[str, str] = {}
         imported: list[ImportedBucket] = []
         for entry in buckets:
             if not entry.manage_cors:
                 continue
+            label = known_bucket_name(entry.bucket) or Names.unique_id(entry.bucket)
+            rule_id = cors_rule_id or owned_rule_id(self, label)
+            self._rule_ids[entry.bucket.node.path] = rule_id
             if isinstance(entry.bucket, s3.Bucket):
-                add_to_bucket(entry.bucket, rule)
+                add_to_bucket(entry.bucket, cors_rule(rule_id, origins, max_age))
             else:
-                imported.append(self._imported(entry.bucket, grants[entry.bucket.node.path]))
-        self._cors_handler = merge_into_imported_buckets(self, imported, rule) if imported else None
+                grant = grants[entry.bucket.node.path]
+                imported.append(self._imported(entry.bucket, grant, label, rule_id))
+        template = cors_rule("", origins, max_age)
+        self._cors_handlers = (
+            merge_into_imported_buckets(self, imported, template) if imported else {}
+        )
 
     @property
     def role(self) -> iam.Role:
@@ -192,14 +212,23 @@ class EncordAccess(Construct):
         return self._policy
 
     @property
+    def cors_handlers(self) -> Mapping[str, lambda_.Function]:
+        """The functions that merge the CORS rule into imported buckets, by bucket name."""
+        return dict(self._cors_handlers)
+
+    @property
     def cors_handler(self) -> lambda_.Function | None:
-        """The function that merges the CORS rule into imported buckets; None without any."""
-        return self._cors_handler
+        """The first of `cors_handlers` (there is one per imported bucket); None without any."""
+        return next(iter(self._cors_handlers.values()), None)
+
+    def cors_rule_id_for(self, bucket: s3.IBucket) -> str | None:
+        """The ID of the CORS rule kept on `bucket`; None when its CORS is not managed."""
+        return self._rule_ids.get(bucket.node.path)
 
     @property
     def cors_rule_id(self) -> str:
-        """The ID of the CORS rule this construct keeps on each bucket."""
-        return self._cors_rule_id
+        """The `cors_rule_id` given, else the first bucket's rule ID (see `cors_rule_id_for`)."""
+        return self._explicit_rule_id or next(iter(self._rule_ids.values()), "")
 
     @property
     def buckets(self) -> tuple[EncordBucket, ...]:
@@ -235,13 +264,27 @@ class EncordAccess(Construct):
             return Aws.REGION
         return region
 
-    def _imported(self, bucket: s3.IBucket, grant: BucketGrant) -> ImportedBucket:
-        name = known_bucket_name(bucket)
+    def _imported(
+        self, bucket: s3.IBucket, grant: BucketGrant, label: str, rule_id: str
+    ) -> ImportedBucket:
+        former: tuple[str, ...] = ()
+        if self._explicit_rule_id is None:
+            # The IDs earlier versions gave the rule: the stack's name (the app's stack), or
+            # the construct's unique ID (the construct on its own).
+            former = tuple(
+                dict.fromkeys(
+                    legacy_rule_id(owner)
+                    for owner in (Stack.of(self).stack_name, Names.unique_id(self))
+                    if not Token.is_unresolved(owner)
+                )
+            )
         return ImportedBucket(
-            label=name or Names.unique_id(bucket),
+            label=label,
             name=bucket.bucket_name,
             arn=grant.arn,
             region=grant.region,
+            rule_id=rule_id,
+            replaces=former,
         )
 
     def _acknowledge_prefix_wildcards(self, resources: Sequence[str]) -> None:

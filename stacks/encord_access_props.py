@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Final
 
-from aws_cdk import Duration, Stack, Token
+from aws_cdk import Annotations, Duration, Stack, Token
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
@@ -19,6 +20,9 @@ from constructs import Construct
 
 from registration.contract import MAX_CORS_RULE_ID_CHARS
 from stacks import rules
+
+#: The ID of the synth warning about a prefix that does not end in ``/``.
+PREFIX_WARNING_ID: Final = "encord:prefix-without-slash"
 
 
 @dataclass(frozen=True)
@@ -162,9 +166,16 @@ def _bucket_problems(buckets: Sequence[EncordBucket]) -> list[PropProblem]:
             if why:
                 problems.append(PropProblem(f"{where}.prefixes[{j}]", repr(prefix), why))
         if entry.write_prefix is not None:
-            why = rules.prefix_problem(entry.write_prefix, empty_hint=rules.WRITE_PREFIX_HINT)
+            why = rules.prefix_problem(
+                entry.write_prefix, empty_hint=rules.WRITE_PREFIX_HINT
+            ) or rules.write_prefix_problem(entry.write_prefix, entry.prefixes or ("",))
             if why:
                 problems.append(PropProblem(f"{where}.write_prefix", repr(entry.write_prefix), why))
+        key = entry.key or entry.bucket.encryption_key
+        if key is not None and _literal(key.env.region) and _literal(entry.bucket.env.region):
+            why = rules.key_region_problem(key.env.region, entry.bucket.env.region)
+            if why:
+                problems.append(PropProblem(f"{where}.key", key.key_arn, why))
         if entry.key is not None and hasattr(entry.key, "alias_name"):
             problems.append(
                 PropProblem(
@@ -175,6 +186,19 @@ def _bucket_problems(buckets: Sequence[EncordBucket]) -> list[PropProblem]:
                 )
             )
     return problems
+
+
+def _warn_about_prefixes(scope: Construct, buckets: Sequence[EncordBucket]) -> None:
+    """A synth warning for each read or write prefix that does not end in ``/``."""
+    for i, entry in enumerate(buckets):
+        label = known_bucket_name(entry.bucket) or entry.bucket.node.path
+        named = [(f"prefixes[{j}]", p) for j, p in enumerate(entry.prefixes)]
+        for prop, prefix in [*named, ("write_prefix", entry.write_prefix or "")]:
+            why = rules.prefix_warning(prefix) if _literal(prefix) else None
+            if why:
+                Annotations.of(scope).add_warning_v2(
+                    PREFIX_WARNING_ID, f"buckets[{i}] ({label}).{prop}: {why}"
+                )
 
 
 def _mrap_problems(
@@ -196,6 +220,18 @@ def _mrap_problems(
             problems.append(
                 PropProblem(f"{where}.buckets", "[]", "pass the buckets the access point fronts")
             )
+        behind = {b.node.path for b in mrap.buckets}
+        fronted = {
+            (known_bucket_name(e.bucket) or e.bucket.node.path): (
+                e.prefixes or ("",),
+                e.write_prefix,
+            )
+            for e in buckets
+            if e.bucket.node.path in behind
+        }
+        why = rules.mrap_buckets_problem(fronted)
+        if why:
+            problems.append(PropProblem(f"{where}.buckets", f"{len(fronted)} buckets", why))
         for j, bucket in enumerate(mrap.buckets):
             if bucket.node.path not in granted:
                 problems.append(
@@ -232,7 +268,11 @@ def check_props(
     role_name: str | None,
     cors_rule_id: str | None,
 ) -> list[PropProblem]:
-    """Every problem with the props of the `EncordAccess` in `scope` (empty when none)."""
+    """Every problem with the props of the `EncordAccess` in `scope` (empty when none).
+
+    A prefix that does not end in ``/`` is not a problem but a warning, added to `scope`.
+    """
+    _warn_about_prefixes(scope, buckets)
     problems = _principal_problems(scope, trusted_principals)
     if _literal(external_id):
         why = rules.external_id_problem(external_id)

@@ -7,8 +7,9 @@ One function per kind of grant, so each can be read (and reviewed) on its own:
 - `list_statements`: ``s3:ListBucket`` with an ``s3:prefix`` condition, plus
   ``s3:GetBucketLocation`` (only when listing is allowed, for Encord cloud-synced folders).
 - `write_statements`: ``s3:PutObject`` on a bucket's write prefix (image sequences only).
-- `kms_statements`: ``kms:Decrypt`` (and ``kms:GenerateDataKey`` when writing) on the
-  buckets' keys, only when called through S3 in the bucket's region.
+- `kms_statements`: ``kms:Decrypt`` on each bucket's key (``kms:GenerateDataKey`` only for
+  a bucket Encord writes to), only through S3 in that bucket's region and only for its
+  objects (the ``aws:s3:arn`` encryption context).
 - `mrap_statements`: the same object actions through Multi-Region Access Points.
 
 Least privilege is why this is not ``bucket.grant_read(role, "images/*")``: that grant adds
@@ -19,7 +20,6 @@ role's inline policy instead of the managed policy local emulators honour.
 from __future__ import annotations
 
 import json
-from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +27,8 @@ from typing import Any
 from aws_cdk import Aws
 from aws_cdk import aws_iam as iam
 
+#: The condition key of the object (or, with an S3 Bucket Key, bucket) ARN S3 sends to KMS.
+ENCRYPTION_CONTEXT_KEY = "kms:EncryptionContext:aws:s3:arn"
 #: The cdk-nag finding an object-ARN wildcard raises, per resource (`iam5_finding`).
 IAM5_RESOURCE_FINDING = "AwsSolutions::AwsSolutions-IAM5[Resource::{resource}]"
 
@@ -103,24 +105,49 @@ def write_statements(buckets: Sequence[BucketGrant]) -> Iterator[iam.PolicyState
 
 
 def kms_statements(buckets: Sequence[BucketGrant]) -> Iterator[iam.PolicyStatement]:
-    """Decrypt (and GenerateDataKey for writing buckets) on the buckets' keys, via S3 only."""
-    decrypt: dict[str, set[str]] = defaultdict(set)
-    generate: dict[str, set[str]] = defaultdict(set)
-    for bucket in buckets:
-        if not bucket.key_arn:
-            continue
-        via = f"s3.{bucket.region}.amazonaws.com"
-        decrypt[bucket.key_arn].add(via)
-        if bucket.write_prefix:
-            generate[bucket.key_arn].add(via)
-    for i, (key, services) in enumerate(sorted(decrypt.items())):
-        actions = ["kms:Decrypt"] + (["kms:GenerateDataKey"] if key in generate else [])
-        yield iam.PolicyStatement(
-            sid=f"DecryptThroughS3Key{i}",
-            actions=actions,
-            resources=[key],
-            conditions={"StringEquals": {"kms:ViaService": sorted(services | generate[key])}},
+    """Per bucket with a key: Decrypt, and GenerateDataKey where Encord writes.
+
+    Each statement holds only through S3 in that bucket's region (``kms:ViaService``) and only
+    for that bucket's objects (`encryption_context`), so a key shared by several buckets
+    grants nothing through a bucket that does not use it, and GenerateDataKey nothing through
+    a bucket Encord only reads. Decrypt also covers the write prefix: S3 decrypts the data key
+    again to complete a multipart upload.
+    """
+    keyed = [(b, b.key_arn) for b in buckets if b.key_arn]
+    for i, (bucket, key_arn) in enumerate(keyed):
+        written = [bucket.write_prefix] if bucket.write_prefix else []
+        yield _through_s3(
+            f"DecryptThroughS3Key{i}", "kms:Decrypt", key_arn, bucket, [*bucket.prefixes, *written]
         )
+        if written:
+            yield _through_s3(
+                f"EncryptThroughS3Key{i}", "kms:GenerateDataKey", key_arn, bucket, written
+            )
+
+
+def _through_s3(
+    sid: str, action: str, key_arn: str, bucket: BucketGrant, prefixes: Sequence[str]
+) -> iam.PolicyStatement:
+    """`action` on the key, through S3 in the bucket's region, for its objects under `prefixes`."""
+    return iam.PolicyStatement(
+        sid=sid,
+        actions=[action],
+        resources=[key_arn],
+        conditions={
+            "StringEquals": {"kms:ViaService": f"s3.{bucket.region}.amazonaws.com"},
+            "StringLike": encryption_context(bucket, prefixes),
+        },
+    )
+
+
+def encryption_context(bucket: BucketGrant, prefixes: Sequence[str]) -> dict[str, list[str]]:
+    """The ``kms:EncryptionContext:aws:s3:arn`` values S3 sends for `prefixes` of `bucket`.
+
+    S3 names the object's ARN in the encryption context, or the bucket's ARN when the bucket
+    uses an S3 Bucket Key (one data key for many objects, so no object is named): both are
+    allowed. Through a Multi-Region Access Point S3 still names the underlying bucket's object.
+    """
+    return {ENCRYPTION_CONTEXT_KEY: [bucket.arn, *(bucket.objects_under(p) for p in prefixes)]}
 
 
 def mrap_statements(mraps: Sequence[MrapGrant]) -> Iterator[iam.PolicyStatement]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
+from collections.abc import Iterable, Mapping
 from typing import Final
 
 #: Where a user finds the two values only Encord can give.
@@ -26,6 +27,13 @@ MAX_CORS_MAX_AGE_SECONDS: Final = 86_400
 """A day: browsers cap preflight caching lower anyway."""
 MAX_PREFIX_BYTES: Final = 1024
 """An S3 key is at most 1024 bytes of UTF-8, so a longer prefix matches nothing."""
+MIN_EXTERNAL_ID_CHARS: Final = 8
+"""Our floor for an external ID. AWS accepts 2 characters; Encord's are much longer, so a
+shorter value is a fragment or a made-up stand-in, not the one Encord shows."""
+MAX_EXTERNAL_ID_CHARS: Final = 1224
+"""AWS's limit for ``sts:ExternalId``."""
+#: The external ID of the sample `cdk.json`: it must be replaced before anything is built.
+PLACEHOLDER_EXTERNAL_ID: Final = "replace-with-the-external-id-encord-shows-you"
 
 _ACCOUNT = r"\d{12}"
 _PARTITION = r"aws(?:-cn|-us-gov|-iso|-iso-b)?"
@@ -43,7 +51,7 @@ POLICY_ARN = re.compile(rf"^arn:{_PARTITION}:iam::(?:{_ACCOUNT}|aws):policy/[\w+
 REGION = re.compile(r"^[a-z]{2}(?:-[a-z]+)+-\d$")
 ROLE_NAME = re.compile(r"^[\w+=,.@-]{1,64}$")
 STACK_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,127}$")
-_EXTERNAL_ID = re.compile(r"^[\w+=,.@:/-]{2,1224}$")
+_EXTERNAL_ID = re.compile(r"^[\w+=,.@:/-]+$")
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _HOST = re.compile(
     r"^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$"
@@ -83,9 +91,21 @@ def external_id_problem(external_id: str) -> str | None:
             "missing. Without it any AWS customer of Encord could make Encord read your data "
             f"(confused deputy); {WHERE_TO_FIND}"
         )
+    if external_id == PLACEHOLDER_EXTERNAL_ID or external_id.startswith("<"):
+        return f"that is the sample's placeholder, not your external ID; {WHERE_TO_FIND}"
     if not _EXTERNAL_ID.match(external_id):
         return (
-            "an external ID is 2-1224 characters of letters, digits and + = , . @ : / - _ "
+            "an external ID is letters, digits and + = , . @ : / - _ only "
+            "(copy it exactly from Encord)"
+        )
+    if len(external_id) < MIN_EXTERNAL_ID_CHARS:
+        return (
+            f"only {len(external_id)} characters, but an external ID must have at least "
+            f"{MIN_EXTERNAL_ID_CHARS} (Encord's is longer); {WHERE_TO_FIND}"
+        )
+    if len(external_id) > MAX_EXTERNAL_ID_CHARS:
+        return (
+            f"{len(external_id)} characters; AWS allows at most {MAX_EXTERNAL_ID_CHARS} "
             "(copy it exactly from Encord)"
         )
     return None
@@ -155,3 +175,74 @@ def parse_mrap_arn(arn: str) -> tuple[str, str] | None:
     """``(account, alias)`` of a Multi-Region Access Point ARN, or None when it is not one."""
     match = MRAP_ARN.match(arn)
     return (match.group(1), match.group(2)) if match else None
+
+
+def prefix_warning(prefix: str) -> str | None:
+    """Why `prefix` may grant more than meant (it does not end in ``/``), or None."""
+    if not prefix or prefix.endswith("/"):
+        return None
+    return (
+        f"{prefix!r} does not end in '/', so it also matches keys such as "
+        f"'{prefix}-private/...' and '{prefix}.old'; write '{prefix}/' if you mean the folder"
+    )
+
+
+def write_prefix_problem(write_prefix: str, read_prefixes: Iterable[str]) -> str | None:
+    """Why Encord writing under `write_prefix` could overwrite the data it reads, or None.
+
+    A write prefix that equals, contains or sits inside a read prefix (``""`` is the whole
+    bucket, which contains every prefix) lets Encord replace the source objects.
+    """
+    for read in sorted(read_prefixes):
+        if write_prefix.startswith(read) or read.startswith(write_prefix):
+            where = (
+                "the whole bucket is readable"
+                if not read
+                else f"it {_overlap(write_prefix, read)} the read prefix {read!r}"
+            )
+            return (
+                f"{where}, so Encord could overwrite your source data there; give Encord a "
+                "prefix of its own outside every read prefix (such as 'encord-videos/')"
+                + ("" if read else ", and list the read prefixes instead of the whole bucket")
+            )
+    return None
+
+
+def _overlap(write_prefix: str, read: str) -> str:
+    if write_prefix == read:
+        return "equals"
+    return "sits inside" if write_prefix.startswith(read) else "contains"
+
+
+def key_region_problem(key_region: str, bucket_region: str) -> str | None:
+    """Why a KMS key in `key_region` cannot serve a bucket in `bucket_region`, or None."""
+    if key_region == bucket_region:
+        return None
+    return (
+        f"the key is in {key_region} but the bucket is in {bucket_region}; S3 only uses a "
+        "key of the bucket's own region, so the grant could never work. Give the ARN of the "
+        "key (or the multi-Region replica) in the bucket's region"
+    )
+
+
+def mrap_buckets_problem(grants: Mapping[str, tuple[Iterable[str], str | None]]) -> str | None:
+    """Why one access point cannot front buckets with these grants, or None.
+
+    `grants` maps each fronted bucket to its read prefixes (``""``: the whole bucket) and
+    write prefix. Through an access point a request names no bucket, so a grant on it holds
+    for every bucket behind it: prefixes that differ would open one bucket under another's.
+    """
+    shapes = {
+        name: (tuple(sorted(set(prefixes))), write) for name, (prefixes, write) in grants.items()
+    }
+    if len(set(shapes.values())) <= 1:
+        return None
+    described = "; ".join(
+        f"{name!r}: prefixes {list(p) if p != ('',) else 'the whole bucket'}, write prefix {w!r}"
+        for name, (p, w) in sorted(shapes.items())
+    )
+    return (
+        "the buckets behind one Multi-Region Access Point must have the same prefixes and "
+        "write prefix, because a grant through the access point applies to every bucket "
+        f"behind it ({described}); give them the same prefixes, or leave the access point out"
+    )

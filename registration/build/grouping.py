@@ -17,7 +17,7 @@ import fnmatch
 import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from registration.build import skips
 from registration.build.classify import Classifier, extension_of
@@ -68,6 +68,8 @@ class GroupRules:
     image_sequence: Sequence[str] = ()
     image_group: Sequence[str] = ()
     matchers: list[tuple[str, Callable[[str], bool]]] = field(default_factory=list, init=False)
+    labels: list[str] = field(default_factory=list, init=False)
+    """Each matcher as the user gave it (`--image-group 'frames/*'`), for messages."""
 
     def __post_init__(self) -> None:
         for kind, flag, patterns in (
@@ -76,13 +78,56 @@ class GroupRules:
             (f.IMAGE_GROUP, "--image-group", self.image_group),
         ):
             self.matchers += [(kind, compile_pattern(p, flag)) for p in patterns]
+            self.labels += [f"{flag} {p!r}" for p in patterns]
 
-    def mode_of(self, folder: str) -> str | None:
-        """The group kind for `folder`, or None when no pattern matches it."""
-        for kind, matches in self.matchers:
-            if matches(folder):
-                return kind
-        return None
+    def match(self, folder: str, matched: set[int]) -> tuple[str | None, int]:
+        """The group kind for `folder` and the index of the pattern that decided it (-1: none).
+
+        Adds the index of every pattern matching `folder` to `matched` (patterns already in it
+        are not tried again), so that patterns that match no folder can be reported.
+        """
+        mode, decided = None, -1
+        for index, (kind, matches) in enumerate(self.matchers):
+            if (mode is not None and index in matched) or not matches(folder):
+                continue
+            matched.add(index)
+            if mode is None:
+                mode, decided = kind, index
+        return mode, decided
+
+
+@dataclass(frozen=True)
+class UnusedPattern:
+    """A grouping pattern that made no group: it matched no folder, or none with its files."""
+
+    label: str
+    """The flag and the pattern, as given (`--image-group 'nomatch/*'`)."""
+    folders_matched: bool
+
+    def message(self) -> str:
+        """One line for the terminal."""
+        if not self.folders_matched:
+            return (
+                f"{self.label} matched no folder: nothing was grouped by it (patterns match the "
+                "whole folder path without a trailing '/', e.g. 'scans/*' for scans/a/1.jpg)"
+            )
+        return (
+            f"{self.label} matched folders but made no group: none of them held files of its "
+            "type, or an earlier pattern took them"
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON form for summary.json."""
+        return {"pattern": self.label, "folders_matched": self.folders_matched}
+
+
+def unused_patterns(rules: GroupRules, matched: set[int], grouped: set[int]) -> list[UnusedPattern]:
+    """The patterns of `rules` that made no group, given the indices that matched / grouped."""
+    return [
+        UnusedPattern(label, index in matched)
+        for index, label in enumerate(rules.labels)
+        if index not in grouped
+    ]
 
 
 @dataclass
@@ -102,6 +147,10 @@ class Grouper:
         self.classifier = classifier
         self.rules = rules
         self.skip = skip
+        self.matched: set[int] = set()
+        """Indices of `rules`' patterns that matched a folder holding objects."""
+        self.grouped: set[int] = set()
+        """Indices of `rules`' patterns that made a group."""
 
     def _skip_entry(self, entry: Entry, reason: str, detail: str | None = None) -> None:
         record = entry.record
@@ -136,9 +185,11 @@ class Grouper:
         archive_classes, archive_tiers = ARCHIVE_STORAGE_CLASSES, ARCHIVE_ACCESS_TIERS
         dicom = f.DICOM
         new_unit = tuple.__new__
-        mode_of, has_rules = self.rules.mode_of, bool(self.rules.matchers)
+        match, has_rules = self.rules.match, bool(self.rules.matchers)
+        matched, grouped = self.matched, self.grouped
         mode_folder: str | None = None
         mode: str | None = None
+        decided = -1
         for entry in entries:
             record = entry.record
             key = record.key
@@ -179,7 +230,8 @@ class Grouper:
             folder = key[:slash] if slash >= 0 else ""
             if folder != mode_folder:
                 mode_folder = folder
-                mode = mode_of(folder) if has_rules else None
+                if has_rules:
+                    mode, decided = match(folder, matched)
             if kind is not None and mode is None and kind != dicom:
                 yield new_unit(Unit, (kind, key, (entry,)))
                 continue
@@ -201,6 +253,8 @@ class Grouper:
             if not stack or stack[-1].folder != folder or not key.startswith(stack[-1].prefix):
                 prefix = f"{folder}/" if slash >= 0 else ""
                 stack.append(_OpenGroup(folder, prefix, group_mode, explicit=mode is not None))
+                if mode is not None and group_mode == mode:
+                    grouped.add(decided)
             group = stack[-1]
             (group.tentative if tentative else group.members).append(entry)
         while stack:

@@ -1,7 +1,8 @@
 """Build Encord registration items (dicts in the JSON file's shape) from units.
 
 Per bucket the URL prefix is computed once; per object only the key is encoded. Titles
-are shortened here (and reported); URLs over the 16 KB limit are skipped here.
+are shortened here (and reported); URLs over the 16 KB limit, and keys with a `.` or `..`
+segment (whose URL would point at another object: `urls.has_dot_segment`), are skipped here.
 """
 
 from __future__ import annotations
@@ -14,7 +15,13 @@ from registration.build import skips
 from registration.build.grouping import Unit
 from registration.build.skips import SkipSink
 from registration.build.titles import DEFAULT_TITLE_MODE, base_title, shorten
-from registration.build.urls import ENCODING_TABLE, UrlBuilder, encode_key, needs_no_encoding
+from registration.build.urls import (
+    ENCODING_TABLE,
+    UrlBuilder,
+    encode_key,
+    has_dot_segment,
+    needs_no_encoding,
+)
 from registration.encord import formats as f
 from registration.encord.limits import MAX_TITLE_CHARS, MAX_URL_BYTES, MAX_URLS_PER_FILE
 
@@ -133,6 +140,9 @@ class ItemBuilder:
             if len(url) > MAX_URL_BYTES:
                 self._skip_unit(unit, skips.URL_TOO_LONG)
                 return None
+            if has_dot_segment(name):
+                self._skip_unit(unit, skips.DOT_SEGMENT)
+                return None
             title = name if self._plain_titles and len(name) <= MAX_TITLE_CHARS else None
             item: dict[str, Any] = {_OBJECT_URL: url, _TITLE: title or self._title(name)}
             doc = entry.metadata
@@ -160,6 +170,9 @@ class ItemBuilder:
             url = self._url(key)
             if url is None:
                 self.skip(self.urls.bucket, key, skips.URL_TOO_LONG, None)
+                continue
+            if has_dot_segment(key):
+                self.skip(self.urls.bucket, key, skips.DOT_SEGMENT, None)
                 continue
             item[f"{_OBJECT_URL_N}{len(keys)}"] = url
             keys.append(key)

@@ -14,7 +14,7 @@ from registration.build.pipeline import ManifestSummary, run_pipeline
 from registration.build.plan import SourcePlan, pipeline_options
 from registration.build.sidecars import BodyReader
 from registration.build.spec import BuildOptions, OutputSpec, SourceSpec
-from registration.build.writer import ManifestWriter, prepare_out_dir
+from registration.build.writer import ManifestWriter, OutputDirectory
 from registration.encord.formats import ItemCheck
 from registration.errors import UsageError
 from registration.reporter import Reporter
@@ -39,20 +39,28 @@ def build_manifests(
     pipeline = pipeline_options(options)
     if options.upsert_metadata and not options.skip_duplicate_urls:
         raise UsageError("--upsert-metadata needs --skip-duplicate-urls (the default)")
-    sources = SourcePlan(source, options, s3_client, keyframes=pipeline.keyframes).sources()
-    if body_reader is not None:
-        for bucket_source in sources:
-            bucket_source.body_reader = body_reader
-    prepare_out_dir(output.out_dir, force=output.force)
-    writer = ManifestWriter(
-        output.out_dir,
-        fmt=output.fmt,
-        skip_duplicate_urls=options.skip_duplicate_urls,
-        upsert_metadata=options.upsert_metadata,
-    )
+    # Before any S3 call: a path that cannot be written should not cost a listing.
+    out = OutputDirectory(output.out_dir, force=output.force)
+    staging = out.prepare()
     try:
-        summary = run_pipeline(sources, pipeline, writer, reporter, item_checks=item_checks)
-    finally:
-        writer.close()
-    writer.write_summary(summary.to_json())
+        sources = SourcePlan(source, options, s3_client, keyframes=pipeline.keyframes).sources()
+        if body_reader is not None:
+            for bucket_source in sources:
+                bucket_source.body_reader = body_reader
+        writer = ManifestWriter(
+            staging,
+            fmt=output.fmt,
+            skip_duplicate_urls=options.skip_duplicate_urls,
+            upsert_metadata=options.upsert_metadata,
+        )
+        try:
+            summary = run_pipeline(sources, pipeline, writer, reporter, item_checks=item_checks)
+        finally:
+            writer.close()
+        writer.write_summary(summary.to_json())
+        moved = {path.name: path for path in out.commit()}
+    except BaseException:
+        out.abandon()  # nothing half-written stays behind to make the next run refuse
+        raise
+    summary.files = [moved[path.name] for path in summary.files]
     return summary

@@ -18,9 +18,10 @@ from typing import Any
 import orjson
 
 from registration.build import skips
+from registration.build.bulk_metadata import MetadataFile
 from registration.build.chunking import CUT_REASONS, chunks, fits_alone, surely_fits
 from registration.build.classify import Classifier
-from registration.build.grouping import Grouper, GroupRules
+from registration.build.grouping import Grouper, GroupRules, UnusedPattern, unused_patterns
 from registration.build.items import BuiltItem, ItemBuilder
 from registration.build.keyframes import DEPRECATED_KEYFRAMES_KEY, ENCORD_KEY, KeyframeConverter
 from registration.build.sidecars import DEFAULT_SIDECAR_SUFFIXES, BodyReader, attach_sidecars
@@ -49,6 +50,9 @@ class BucketSource:
     urls: UrlBuilder
     body_reader: BodyReader | None = None
     notes: Callable[[], dict[str, int]] = field(default=lambda: {})
+    screen: Callable[[Iterator[ObjectRecord], skips.SkipSink], Iterator[ObjectRecord]] | None = None
+    """Checks the records as they are read (`key_check`: keys-file keys that are not in the
+    bucket); what it drops it reports through the skip sink, so it is still counted."""
 
 
 @dataclass
@@ -59,6 +63,8 @@ class PipelineOptions:
     rules: GroupRules = field(default_factory=GroupRules)
     title_mode: str = DEFAULT_TITLE_MODE
     metadata: Mapping[str, dict[str, Any]] = field(default_factory=dict)
+    metadata_file: MetadataFile | None = None
+    """Where `metadata` came from (`--metadata FILE`): its duplicate rows are reported."""
     max_items: int = DEFAULT_ITEMS_PER_FILE
     max_bytes: int = DEFAULT_MAX_BYTES
     """The most bytes a JSON file may take (`--max-bytes`, or the `--plan`'s default)."""
@@ -83,6 +89,14 @@ class ManifestSummary:
     skipped_by_reason: dict[str, int] = field(default_factory=dict)
     shortened_titles: list[dict[str, str]] = field(default_factory=list)
     metadata_entries_unmatched: int = 0
+    metadata_duplicate_keys: int = 0
+    """`--metadata` keys whose rows differ (`--metadata-duplicates` chose one of them)."""
+    metadata_repeated_rows: int = 0
+    """`--metadata` rows that repeat an earlier row of the same key exactly."""
+    group_patterns_unused: list[UnusedPattern] = field(default_factory=list)
+    """`--image-group` / `--image-sequence` / `--dicom-series` patterns that made no group."""
+    item_checks_failed: dict[str, int] = field(default_factory=dict)
+    """Items refused by an item check (`--schema`), per the check's reason."""
     notes: dict[str, int] = field(default_factory=dict)
     files_cut_by: dict[str, int] = field(default_factory=dict)
     """Files per reason they were closed (`chunking.CUT_REASONS`: items, urls, bytes, end)."""
@@ -109,6 +123,10 @@ class ManifestSummary:
             "skipped_by_reason": dict(sorted(self.skipped_by_reason.items())),
             "shortened_titles": self.shortened_titles,
             "metadata_entries_unmatched": self.metadata_entries_unmatched,
+            "metadata_duplicate_keys": self.metadata_duplicate_keys,
+            "metadata_repeated_rows": self.metadata_repeated_rows,
+            "group_patterns_unused": [p.to_json() for p in self.group_patterns_unused],
+            "item_checks_failed": dict(sorted(self.item_checks_failed.items())),
             "notes": dict(sorted(self.notes.items())),
             "files_cut_by": dict(sorted(self.files_cut_by.items())),
             "keyframes_converted": self.keyframes_converted,
@@ -145,6 +163,11 @@ def run_pipeline(
     """Run every source through the pipeline into `writer`; return the summary."""
     summary = ManifestSummary()
     skipped: Counter[str] = Counter()
+    checks_failed: Counter[str] = Counter()
+    metadata_file = options.metadata_file
+    if metadata_file is not None:
+        for line in metadata_file.warnings():
+            reporter.warn(line)
     by_type: Counter[str] = Counter()
     write_skip = writer.skip
 
@@ -153,6 +176,7 @@ def run_pipeline(
         write_skip(bucket, key, reason, detail)
 
     builders: list[ItemBuilder] = []
+    groupers: list[Grouper] = []
     counters: list[_Counting] = []
     layout = writer.layout
     max_bytes = options.max_bytes
@@ -165,13 +189,14 @@ def run_pipeline(
             counted = _Counting(source.records(), reporter)
             counters.append(counted)
             entries = attach_sidecars(
-                counted,
+                source.screen(iter(counted), skip) if source.screen else counted,
                 source.body_reader,
                 skip,
                 suffixes=options.sidecar_suffixes,
                 convert=options.keyframes,
             )
             grouper = Grouper(options.classifier, options.rules, skip)
+            groupers.append(grouper)
             builder = ItemBuilder(
                 source.urls, skip, title_mode=options.title_mode, metadata=options.metadata
             )
@@ -181,7 +206,7 @@ def run_pipeline(
                 built = build(unit)
                 if built is None:
                     continue
-                if item_checks and _refused(built, item_checks, skip):
+                if item_checks and _refused(built, item_checks, skip, checks_failed):
                     continue
                 yield built
 
@@ -217,8 +242,9 @@ def run_pipeline(
     summary.skipped_by_reason = dict(skipped)
     for builder in builders:
         summary.shortened_titles += builder.shortened
-    used = set().union(*(b.metadata_used for b in builders)) if builders else set()
-    summary.metadata_entries_unmatched = len(set(options.metadata) - used)
+    summary.item_checks_failed = dict(checks_failed)
+    _report_metadata(summary, options, builders, reporter)
+    _report_groups(summary, options.rules, groupers, reporter)
     for source in sources:
         for name, value in source.notes().items():
             summary.notes[name] = summary.notes.get(name, 0) + value
@@ -275,13 +301,56 @@ def _refused(
     built: BuiltItem,
     checks: Sequence[ItemCheck],
     skip: Callable[[str, str, str, str | None], None],
+    failed: Counter[str],
 ) -> bool:
+    """Skip `built` when a check refuses it: reason `item_check`, the check's words as detail."""
     for check in checks:
-        reason = check(built.top_key, built.item)
-        if reason is not None:
+        detail = check(built.top_key, built.item)
+        if detail is not None:
+            failed[detail] += 1
             for key in built.keys:
-                skip(built.bucket, key, reason, skips.CHECK_FAILED)
+                skip(built.bucket, key, skips.CHECK_FAILED, detail)
             for key in built.sidecar_keys:
-                skip(built.bucket, key, skips.SIDECAR_OF_SKIPPED, reason)
+                skip(built.bucket, key, skips.SIDECAR_OF_SKIPPED, skips.CHECK_FAILED)
             return True
     return False
+
+
+_EXAMPLES = 3
+"""Keys named in a warning about many (the rest are counted)."""
+
+
+def _report_metadata(
+    summary: ManifestSummary,
+    options: PipelineOptions,
+    builders: Sequence[ItemBuilder],
+    reporter: Reporter,
+) -> None:
+    """Count the `--metadata` entries no object used, and warn about them."""
+    used = set().union(*(b.metadata_used for b in builders)) if builders else set()
+    unmatched = [key for key in options.metadata if key not in used]
+    summary.metadata_entries_unmatched = len(unmatched)
+    if options.metadata_file is not None:
+        summary.metadata_duplicate_keys = len(options.metadata_file.conflicts)
+        summary.metadata_repeated_rows = options.metadata_file.repeated_rows
+    if unmatched:
+        shown = ", ".join(map(repr, unmatched[:_EXAMPLES]))
+        more = f" and {len(unmatched) - _EXAMPLES:,} more" if len(unmatched) > _EXAMPLES else ""
+        reporter.warn(
+            f"{len(unmatched):,} of {len(options.metadata):,} --metadata entries matched no "
+            f"object ({shown}{more}): no object read has that key (a group: that folder), or "
+            "it was skipped (metadata_entries_unmatched in summary.json; skipped.jsonl)"
+        )
+
+
+def _report_groups(
+    summary: ManifestSummary, rules: GroupRules, groupers: Sequence[Grouper], reporter: Reporter
+) -> None:
+    """Warn about every grouping pattern that made no group, in any bucket."""
+    if not rules.labels:
+        return
+    matched = set().union(*(g.matched for g in groupers)) if groupers else set()
+    grouped = set().union(*(g.grouped for g in groupers)) if groupers else set()
+    summary.group_patterns_unused = unused_patterns(rules, matched, grouped)
+    for pattern in summary.group_patterns_unused:
+        reporter.warn(pattern.message())

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from registration.build.bulk_metadata import load_metadata_file
+from registration.build.bulk_metadata import MetadataFile, load_metadata_file
 from registration.build.chunking import check_max_bytes, check_max_items
 from registration.build.classify import Classifier, parse_type_map
 from registration.build.grouping import GroupRules
@@ -36,7 +36,11 @@ def pipeline_options(options: BuildOptions) -> PipelineOptions:
     keyframes = KeyframeConverter(
         KeyframeDefaults(options.keyframe_sampling_rate, options.keyframe_mode)
     )
-    metadata = load_metadata_file(options.metadata_file, keyframes) if options.metadata_file else {}
+    metadata = (
+        load_metadata_file(options.metadata_file, keyframes, duplicates=options.metadata_duplicates)
+        if options.metadata_file
+        else MetadataFile()
+    )
     return PipelineOptions(
         classifier=Classifier(parse_type_map(options.type_map)),
         rules=GroupRules(
@@ -45,7 +49,8 @@ def pipeline_options(options: BuildOptions) -> PipelineOptions:
             image_group=options.image_groups,
         ),
         title_mode=options.title,
-        metadata=metadata,
+        metadata=metadata.documents,
+        metadata_file=metadata,
         max_items=max_items,
         max_bytes=max_bytes,
         sidecar_suffixes=check_sidecar_suffixes(options.sidecar_suffixes),
@@ -181,7 +186,8 @@ class SourcePlan:
         )
 
     def _keys_source(self, bucket: str) -> BucketSource:
-        from registration.build.sources.keys_file import read_keys_file
+        from registration.build.sources.key_check import KeyChecker
+        from registration.build.sources.keys_file import KeysFileCounts, read_keys_file
 
         path = self.spec.keys_file
         assert path is not None
@@ -189,12 +195,24 @@ class SourcePlan:
             raise InputError(f"keys file {path} does not exist or is not a file", source=str(path))
         prefixes = tuple(self._prefixes(bucket))
         urls = self._url_builder(bucket)
+        counts = KeysFileCounts()
 
         def records() -> Iterator[ObjectRecord]:
-            records = read_keys_file(path, bucket, convert=self.keyframes)
-            return (r for r in records if r.key.startswith(prefixes))
+            return read_keys_file(
+                path, bucket, convert=self.keyframes, prefixes=prefixes, counts=counts
+            )
 
-        return BucketSource(bucket, records, urls, self._body_reader())
+        if self.spec.trust_keys:
+            return BucketSource(bucket, records, urls, self._body_reader(), notes=counts.notes)
+        checker = KeyChecker(self.client, bucket, workers=self.spec.list_workers)
+        return BucketSource(
+            bucket,
+            records,
+            urls,
+            self._body_reader(),
+            notes=lambda: {**counts.notes(), **checker.notes()},
+            screen=checker.check,
+        )
 
     def _inventory_source(self, location: str) -> BucketSource:
         from registration.build.sources.inventory import InventoryReader

@@ -24,6 +24,8 @@ GROUP_TOO_LARGE = "group_too_large"
 CHECK_FAILED = "item_check"
 ITEM_TOO_LARGE = "item_too_large"
 METADATA_TOO_LARGE = "metadata_too_large"
+DOT_SEGMENT = "dot_segment_key"
+NOT_FOUND = "not_found"
 
 REASONS: dict[str, str] = {
     FOLDER_MARKER: "a folder marker (key ends with '/'), not a file",
@@ -45,6 +47,9 @@ REASONS: dict[str, str] = {
     ITEM_TOO_LARGE: "the item's JSON does not fit a registration file of --max-bytes even alone",
     METADATA_TOO_LARGE: "the item's clientMetadata is over Encord's "
     f"{MAX_CLIENT_METADATA_BYTES // 1_000_000} MB per-item limit",
+    DOT_SEGMENT: "the key has a '.' or '..' path segment (a/../b.jpg): HTTP clients resolve "
+    "its URL to another object, so no URL can point at it",
+    NOT_FOUND: "a key of --keys-file that is not in the bucket (HeadObject answered 404)",
 }
 
 SkipSink = Callable[[str, str, str, str | None], None]

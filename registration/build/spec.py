@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from registration.build.bulk_metadata import DEFAULT_DUPLICATE_POLICY
 from registration.build.sidecars import DEFAULT_SIDECAR_SUFFIXES
 from registration.build.sources.s3_listing import DEFAULT_LIST_WORKERS
 from registration.build.titles import DEFAULT_TITLE_MODE
@@ -36,6 +37,8 @@ class SourceSpec:
     mrap_arn: str | None = None
     list_workers: int = DEFAULT_LIST_WORKERS
     head_intelligent_tiering: bool = False
+    trust_keys: bool = False
+    """`--trust-keys`: use a keys file's keys without one HeadObject each (`key_check`)."""
 
     @property
     def given(self) -> bool:
@@ -54,6 +57,9 @@ class BuildOptions:
     dicom_series: tuple[str, ...] = ()
     """Folder patterns (globs, or `re:REGEX`) that become multi-file items."""
     metadata_file: Path | None = None
+    metadata_duplicates: str = DEFAULT_DUPLICATE_POLICY
+    """`--metadata-duplicates`: rows of `metadata_file` that give one key different metadata
+    are refused (`refuse`), or the `first` / `last` of them is used (`bulk_metadata`)."""
     sidecar_suffixes: tuple[str, ...] = DEFAULT_SIDECAR_SUFFIXES
     """Key endings that make an object another's sidecar (`--sidecar-suffix`; the longest
     whose data file exists wins, `sidecars` says the whole rule)."""

@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import csv
 import io
+import os
+import shutil
+import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import IO, Any
@@ -29,22 +32,104 @@ FORMATS = (DEFAULT_FORMAT, "csv", "both")
 """`--format`: JSON registration files, the CSV of the web upload, or both."""
 SUMMARY_FILE = "summary.json"
 _OUR_FILES = ("manifest-[0-9]*.json", "manifest-[0-9]*.csv", SKIPPED_FILE, SUMMARY_FILE)
+STAGING_PREFIX = ".manifest-partial-"
+"""A run writes into ``--out/.manifest-partial-<pid>-<random>/`` and moves the files into
+``--out`` only when it succeeds: a failed run leaves nothing that looks like an earlier run's
+output (the staging directory is removed; one left by a killed process is ignored, and
+removed by the next run once that process is gone)."""
 
 
-def prepare_out_dir(out_dir: Path, *, force: bool) -> None:
-    """Create `out_dir`; refuse a non-empty one unless `force` (then clear our own files)."""
-    if out_dir.exists() and not out_dir.is_dir():
-        raise UsageError(f"--out {out_dir} exists and is not a directory")
-    if out_dir.is_dir() and any(out_dir.iterdir()):
-        if not force:
+class OutputDirectory:
+    """`--out`: checked and created before anything is read, filled only by a finished run.
+
+    `prepare` refuses a path that cannot be a writable directory and a non-empty directory
+    (unless `force`), and creates the staging directory the writer fills; `commit` moves the
+    files into place (replacing an earlier run's files with `force`), `abandon` removes them.
+    """
+
+    def __init__(self, out_dir: Path, *, force: bool) -> None:
+        self.out_dir = out_dir
+        self.force = force
+        self.staging = out_dir  # until `prepare`
+
+    def prepare(self) -> Path:
+        """Check and create `out_dir` and the staging directory; return the staging path."""
+        out_dir = self.out_dir
+        if out_dir.exists() and not out_dir.is_dir():
+            raise UsageError(
+                f"--out {out_dir} exists and is not a directory",
+                hint="choose a directory (it is created when missing)",
+            )
+        _remove_stale_staging(out_dir)
+        earlier = out_dir.is_dir() and any(
+            not p.name.startswith(STAGING_PREFIX) for p in out_dir.iterdir()
+        )
+        if earlier and not self.force:
             raise UsageError(
                 f"--out {out_dir} is not empty; refusing to mix runs",
                 hint="choose an empty directory, or pass --force to replace its manifest files",
             )
-        for pattern in _OUR_FILES:
-            for old in out_dir.glob(pattern):
-                old.unlink()
-    out_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            out_dir.mkdir(parents=True, exist_ok=True)
+            prefix = f"{STAGING_PREFIX}{os.getpid()}-"
+            self.staging = Path(tempfile.mkdtemp(prefix=prefix, dir=out_dir))
+        except OSError as exc:
+            raise UsageError(
+                f"--out {out_dir}: cannot create or write the directory "
+                f"({exc.strerror or exc}{_blocker(out_dir)})",
+                hint="choose a directory you can write to (it is created when missing)",
+            ) from None
+        return self.staging
+
+    def commit(self) -> list[Path]:
+        """Move the staged files into `out_dir` (after removing an earlier run's files when
+        forced); return their new paths in the order written."""
+        if self.force:
+            for pattern in _OUR_FILES:
+                for old in self.out_dir.glob(pattern):
+                    old.unlink()
+        moved = []
+        for path in sorted(self.staging.iterdir(), key=lambda p: (len(p.name), p.name)):
+            target = self.out_dir / path.name
+            path.replace(target)
+            moved.append(target)
+        self.staging.rmdir()
+        self.staging = self.out_dir
+        return moved
+
+    def abandon(self) -> None:
+        """Remove what a failed run staged (`out_dir` and any earlier files stay as they were)."""
+        if self.staging != self.out_dir:
+            shutil.rmtree(self.staging, ignore_errors=True)
+            self.staging = self.out_dir
+
+
+def _blocker(out_dir: Path) -> str:
+    """`: a-file is a file` when a part of `out_dir` is an existing non-directory, else ''."""
+    for parent in out_dir.parents:
+        if parent.exists():
+            return "" if parent.is_dir() else f": {parent} is a file"
+    return ""
+
+
+def _remove_stale_staging(out_dir: Path) -> None:
+    """Remove staging directories of runs on this machine whose process is gone (killed)."""
+    if not out_dir.is_dir():
+        return
+    for path in out_dir.glob(STAGING_PREFIX + "*"):
+        pid_text = path.name[len(STAGING_PREFIX) :].split("-", 1)[0]
+        if pid_text.isdigit() and not _alive(int(pid_text)):
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # it exists but is not ours to signal
+    return True
 
 
 def build_document(

@@ -8,7 +8,6 @@ exit status with a one-line message (the traceback only with `-v`).
 from __future__ import annotations
 
 import gc
-import logging
 import signal
 import sys
 from collections.abc import Sequence
@@ -16,12 +15,10 @@ from types import FrameType
 
 from registration.aws_errors import AUTH_CODES, error_code, error_message
 from registration.cli.console import Console
+from registration.cli.logs import configure_logging
 from registration.cli.parser import build_parser
-from registration.errors import RegisterError
+from registration.errors import RegisterError, troubleshooting
 from registration.exit_codes import ExitStatus
-
-TROUBLESHOOTING = "see docs/troubleshooting.md"
-"""Where an error without a hint of its own sends the user."""
 
 
 def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
@@ -32,10 +29,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run `encord-register` with `argv`; return the process exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
+    configure_logging(args.verbose)  # -v: debug detail, credentials and signatures masked
     console = Console(json_mode=bool(getattr(args, "json", False)))
     if not getattr(args, "_run", None):
         parser.print_help(console.err)
@@ -44,8 +38,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args._run(args, console))
     except RegisterError as exc:
-        hint = "" if exc.hint else f"\n  hint: {TROUBLESHOOTING}"
-        console.error(f"{exc}{hint}")
+        default = None if exc.hint else exc.default_hint
+        console.error(f"{exc}\n  hint: {default}" if default else str(exc))
         return int(exc.exit_status)
     except KeyboardInterrupt:
         console.notice("interrupted: progress is saved; run the same command again to resume.")
@@ -56,14 +50,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.verbose:
             raise
         status, message = unexpected(exc)
-        console.error(f"{message}\n  hint: {TROUBLESHOOTING}")
+        console.error(message)
         return int(status)
     finally:
         signal.signal(signal.SIGTERM, previous)
 
 
 def unexpected(exc: Exception) -> tuple[ExitStatus, str]:
-    """An exit status and a one-line message for an exception no command translated."""
+    """An exit status and a message for an exception no command translated (with a hint
+    line where docs/troubleshooting.md has a section for it)."""
     from botocore.exceptions import (
         ClientError,
         EndpointConnectionError,
@@ -74,7 +69,7 @@ def unexpected(exc: Exception) -> tuple[ExitStatus, str]:
     if isinstance(exc, NoCredentialsError):
         return ExitStatus.AUTH, (
             "no AWS credentials found; configure them (AWS_PROFILE, environment variables, "
-            "SSO or an instance role) and run again"
+            "SSO or an instance role) and run again\n  hint: " + troubleshooting("credentials")
         )
     if isinstance(exc, NoRegionError):
         return ExitStatus.USAGE, "no AWS region configured; set AWS_REGION or pass --region"
@@ -84,11 +79,14 @@ def unexpected(exc: Exception) -> tuple[ExitStatus, str]:
         code = error_code(exc)
         text = f"AWS refused {exc.operation_name}: {code} {error_message(exc)}".strip()
         if code in AUTH_CODES:
-            return ExitStatus.AUTH, text + "; check the credentials' permissions"
+            return ExitStatus.AUTH, (
+                f"{text}; check the credentials' permissions\n  hint: "
+                + troubleshooting("credentials")
+            )
         return ExitStatus.REMOTE, text
     return ExitStatus.FAILURE, (
         f"internal error: {type(exc).__name__}: {exc} (a bug: run again with -v for the "
-        "traceback and report it)"
+        "traceback and report it)\n  hint: " + troubleshooting("internal-errors")
     )
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from registration.build.bulk_metadata import DEFAULT_DUPLICATE_POLICY, DUPLICATE_POLICIES
 from registration.build.keyframes import (
     DEFAULT_KEYFRAME_MODE,
     DEFAULT_SAMPLING_RATE,
@@ -55,6 +56,16 @@ def add_stack_options(group: argparse._ArgumentGroup) -> None:
     )
 
 
+def stack_args(args: argparse.Namespace) -> tuple[str, ...]:
+    """The stack options as given (``--stack NAME`` ...), to name the stack in a fix command."""
+    named: list[str] = []
+    if args.stack_outputs is not None:
+        named += ["--stack-outputs", str(args.stack_outputs)]
+    if args.stack is not None:
+        named += ["--stack", args.stack]
+    return tuple(named)
+
+
 def add_source_options(parser: argparse.ArgumentParser) -> None:
     """Every source and item-building option (what `manifest` reads and how it builds items)."""
     src = parser.add_argument_group(
@@ -84,7 +95,14 @@ def add_source_options(parser: argparse.ArgumentParser) -> None:
         "--keys-file",
         type=Path,
         metavar="PATH",
-        help="one key per line, or JSON Lines with key and optional size, storage_class, metadata",
+        help="one key per line, or JSON Lines with key and optional size, storage_class, "
+        "metadata; each key is checked with HeadObject (missing ones are skipped as not_found)",
+    )
+    src.add_argument(
+        "--trust-keys",
+        action="store_true",
+        help="use the --keys-file as it is, without one HeadObject per key (no s3:GetObject "
+        "needed; a key that is not in the bucket then becomes a URL that answers 404)",
     )
     add_stack_options(src)
     src.add_argument("--region", help="the bucket's region (default: HeadBucket or the stack)")
@@ -136,6 +154,13 @@ def add_source_options(parser: argparse.ArgumentParser) -> None:
         help="clientMetadata per key (CSV with a `key` column, or JSON Lines with `key`)",
     )
     items.add_argument(
+        "--metadata-duplicates",
+        choices=DUPLICATE_POLICIES,
+        default=DEFAULT_DUPLICATE_POLICY,
+        help="rows of --metadata that give one key different metadata: refuse the file "
+        f"(default: {DEFAULT_DUPLICATE_POLICY}), or use the first or last row of each key",
+    )
+    items.add_argument(
         "--sidecar-suffix",
         action="append",
         default=None,
@@ -168,7 +193,8 @@ def add_source_options(parser: argparse.ArgumentParser) -> None:
         "--url-style",
         choices=URL_STYLES,
         default=DEFAULT_URL_STYLE,
-        help="virtual-hosted (default) or path-style URLs (dotted bucket names use path style)",
+        help="virtual-hosted (default) or path-style URLs (bucket names with dots, uppercase "
+        "letters or '_' always use path style)",
     )
     items.add_argument(
         "--max-items",
@@ -264,6 +290,7 @@ def source_spec(args: argparse.Namespace) -> SourceSpec:
         mrap_arn=args.mrap_arn,
         list_workers=args.list_workers,
         head_intelligent_tiering=args.head_intelligent_tiering,
+        trust_keys=args.trust_keys,
     )
 
 
@@ -275,6 +302,7 @@ def build_options(args: argparse.Namespace) -> BuildOptions:
         image_sequences=tuple(args.image_sequence),
         dicom_series=tuple(args.dicom_series),
         metadata_file=args.metadata,
+        metadata_duplicates=args.metadata_duplicates,
         sidecar_suffixes=tuple(args.sidecar_suffix or DEFAULT_SIDECAR_SUFFIXES),
         keyframe_sampling_rate=parse_sampling_rate(args.keyframe_sampling_rate),
         keyframe_mode=args.keyframe_mode,

@@ -6,7 +6,7 @@ import argparse
 from typing import Protocol
 
 from registration import __version__
-from registration.cli.commands import manifest, register, schema, verify
+from registration.cli.commands import cors, manifest, register, schema, verify
 from registration.cli.console import Console
 from registration.exit_codes import describe_exit_codes
 
@@ -29,6 +29,7 @@ COMMANDS: dict[str, Command] = {
     "register": register,
     "verify": verify,
     "schema": schema,
+    "cors": cors,
 }
 
 

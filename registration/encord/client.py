@@ -7,7 +7,9 @@ do not pay for it.
 
 Folder creation and job start are not idempotent on Encord's side; `resolve_folder`
 re-lists before creating again, and the job-start caller (the registrar) re-sends with
-`skip_duplicate_urls` forced on whenever an earlier attempt's fate is unknown.
+`skip_duplicate_urls` forced on whenever an earlier attempt's fate is unknown, then removes
+any copy Encord made anyway (`list_items`, `child_urls`, `delete_items_once`; see
+`registration.register.reconcile`).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -35,6 +38,10 @@ T = TypeVar("T")
 # One SDK `get_result` call long-polls this long at most; the registrar loops on it so
 # that Ctrl-C is noticed between calls.
 POLL_SECONDS = 10
+ITEM_PAGE_SIZE = 1000
+"""Items per page when listing a folder (the SDK's maximum)."""
+MULTI_FILE_ITEM_TYPES = frozenset({"imageGroup", "imageSequence", "dicomSeries", "group"})
+"""Item types whose `url` is empty: their files' URLs are their child items' URLs."""
 
 
 class JobStatus(StrEnum):
@@ -74,6 +81,23 @@ class UnitError:
 
     urls: tuple[str, ...]
     error: str
+
+
+@dataclass(frozen=True)
+class FolderItem:
+    """An item of a folder, as listed: what duplicate detection needs."""
+
+    uuid: str
+    name: str
+    item_type: str
+    url: str | None
+    created_at: str
+    handle: Any = field(default=None, compare=False, repr=False)  # the SDK StorageItem
+
+    @property
+    def multi_file(self) -> bool:
+        """True for image groups, sequences and DICOM series (URLs are on the child items)."""
+        return self.item_type in MULTI_FILE_ITEM_TYPES
 
 
 @dataclass(frozen=True)
@@ -279,6 +303,50 @@ class EncordSession:
         except Exception as exc:
             raise translate(exc, f"polling job {job_uuid}", self.domain) from None
         return outcome_from_state(state)
+
+    # items -------------------------------------------------------------------------------
+    def list_items(self, folder: StorageFolder, search: str | None) -> list[FolderItem]:
+        """The folder's items whose names contain `search` (every item when None).
+
+        Encord's `search` filters by name on the server (how loosely is not documented): callers
+        compare exact URLs themselves.
+        """
+
+        def fetch(_: int) -> list[FolderItem]:
+            found = folder.list_items(
+                search=search or None, page_size=ITEM_PAGE_SIZE, include_client_metadata=False
+            )
+            return [_folder_item(item) for item in found]
+
+        return self.call(f"listing the items of folder {folder.name!r}", fetch)
+
+    def child_urls(self, item: FolderItem) -> tuple[str, ...]:
+        """The URLs of a multi-file item's files, in order (its child items)."""
+        return self.call(
+            f"reading the files of item {item.uuid}",
+            lambda _: tuple(str(c.url) for c in item.handle.get_child_items()),
+        )
+
+    def delete_items_once(self, folder: StorageFolder, item_uuids: list[str]) -> None:
+        """One `delete_storage_items` call, no retry (the caller re-checks before trying again)."""
+        folder.delete_storage_items([uuid.UUID(u) for u in item_uuids])
+
+
+def _folder_item(item: Any) -> FolderItem:
+    item_type = getattr(item.item_type, "value", item.item_type)
+    created = item.created_at
+    if isinstance(created, datetime):  # one spelling, so that the strings sort by time
+        stamp = created.astimezone(UTC).isoformat(timespec="microseconds")
+    else:
+        stamp = str(created)
+    return FolderItem(
+        uuid=str(item.uuid),
+        name=str(item.name),
+        item_type=str(item_type),
+        url=str(item.url) if item.url else None,
+        created_at=stamp,
+        handle=item,
+    )
 
 
 def outcome_from_state(state: Any) -> JobOutcome:

@@ -22,7 +22,7 @@ from registration.build.keyframes import (
     check_deprecated,
     is_keyframe_config,
 )
-from registration.encord.formats import ItemCheck
+from registration.encord.formats import CLIENT_METADATA, ItemCheck
 from registration.metadata_schema import rules
 from registration.metadata_schema.model import KeySpec, KeyType, Schema
 from registration.metadata_schema.values import (
@@ -222,11 +222,68 @@ def check_metadata(schema: Schema, media_type: str, item: dict[str, Any]) -> Vio
     return SchemaChecker(schema).check(media_type, item)
 
 
+def without_ignored(
+    metadata: dict[str, Any], ignored: frozenset[str], prefix: str = "", depth: int = 0
+) -> dict[str, Any]:
+    """`metadata` without the `ignored` keys (dotted paths, as inference names them), in
+    nested objects and per-frame metadata too (an object left empty goes with them);
+    `metadata` itself when none is there."""
+    out: dict[str, Any] | None = None
+    for key, value in metadata.items():
+        name = prefix + key
+        if name in ignored:
+            out = dict(metadata) if out is None else out
+            del out[key]
+            continue
+        new = value
+        if type(value) is dict:
+            if depth == 0 and key == _ENCORD:
+                new = _frames_without_ignored(value, ignored)
+            elif depth + 1 < _MAX_DEPTH:
+                new = without_ignored(value, ignored, name + _SEPARATOR, depth + 1)
+        if new is not value:
+            out = dict(metadata) if out is None else out
+            if new:
+                out[key] = new
+            else:  # an object that held only ignored keys goes too
+                del out[key]
+    return metadata if out is None else out
+
+
+def _frames_without_ignored(block: dict[str, Any], ignored: frozenset[str]) -> dict[str, Any]:
+    """A `$encord` block whose per-frame metadata (same namespace as the item's) is pruned."""
+    frames = block.get(FRAMES_KEY)
+    if type(frames) is not dict:
+        return block
+    pruned = {
+        frame: without_ignored(meta, ignored) if type(meta) is dict else meta
+        for frame, meta in frames.items()
+    }
+    if all(pruned[frame] is frames[frame] for frame in frames):
+        return block
+    return {**block, FRAMES_KEY: pruned}
+
+
 def make_schema_check(schema: Schema) -> ItemCheck:
-    """An `ItemCheck` for the manifest builder: refuse items whose metadata breaks `schema`."""
+    """An `ItemCheck` for the manifest builder: refuse items whose metadata breaks `schema`.
+
+    The schema's ignored keys (`--coerce KEY=ignore`) are first dropped from the item's
+    clientMetadata, in place (the nested objects are copied, never changed): the files
+    written, and what `register` sends, never carry them.
+    """
     checker = SchemaChecker(schema)
+    ignored = schema.ignored
 
     def check(media_type: str, item: dict[str, Any]) -> str | None:
+        if ignored:
+            metadata = item.get(CLIENT_METADATA)
+            if type(metadata) is dict:
+                kept = without_ignored(metadata, ignored)
+                if kept is not metadata:
+                    if kept:
+                        item[CLIENT_METADATA] = kept
+                    else:
+                        del item[CLIENT_METADATA]
         violation = checker.check(media_type, item)
         return violation.reason if violation else None
 

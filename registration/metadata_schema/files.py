@@ -13,6 +13,7 @@ import orjson
 
 from registration.errors import InputError
 from registration.metadata_schema.model import (
+    IGNORE_FIELD,
     SCHEMA_FILE_FORMAT,
     Schema,
     SchemaError,
@@ -27,7 +28,10 @@ def schema_from_json(data: Any) -> Schema:
         keys = data.get("keys")
         if not isinstance(keys, dict):
             raise SchemaError("keys", "expected an object mapping key names to declarations")
-        return Schema.of([spec_from_json(str(k), v) for k, v in keys.items()])
+        ignored = data.get(IGNORE_FIELD, [])
+        if not isinstance(ignored, list) or not all(isinstance(k, str) for k in ignored):
+            raise SchemaError(IGNORE_FIELD, "expected a list of key names")
+        return Schema.of([spec_from_json(str(k), v) for k, v in keys.items()], ignored)
     if isinstance(data, dict):
         return schema_from_wire(data).schema
     raise SchemaError("schema", "expected a JSON object")

@@ -2,7 +2,8 @@
 
 `register --manifests DIR --schema FILE` uses this: every file is copied, without the
 items the check refuses, into a separate directory (the originals are never touched),
-and each refused item is listed in that directory's skipped.jsonl with its reason.
+and each refused item is listed in that directory's skipped.jsonl: reason `item_check` (as
+`manifest` writes it), the detail naming the key and the rule.
 """
 
 from __future__ import annotations
@@ -14,15 +15,12 @@ from typing import Any, BinaryIO
 
 import orjson
 
-from registration.build.skips import SKIPPED_FILE
+from registration.build.skips import CHECK_FAILED, SKIPPED_FILE
 from registration.encord.files import iter_manifest_paths, load_manifest, unit_urls
 from registration.encord.formats import ITEM_LISTS, ItemCheck
 from registration.errors import InputError
 from registration.metadata_schema.refs import item_ref
 from registration.reporter import Reporter
-
-#: The `detail` of skipped.jsonl lines written here (the manifest command uses `item_check`).
-SKIP_DETAIL = "metadata_schema"
 
 
 @dataclass
@@ -102,8 +100,8 @@ def _filter_one(
                         "type": key,
                         "key": item_ref(item),
                         "urls": list(unit_urls(key, item)),
-                        "reason": reason,
-                        "detail": SKIP_DETAIL,
+                        "reason": CHECK_FAILED,
+                        "detail": reason,
                     }
                 )
                 + b"\n"

@@ -54,7 +54,8 @@ NUMBER_LISTS: Final = "lists of numbers"
 OBJECTS: Final = "objects"
 TOO_DEEP: Final = "objects nested too deep"
 
-#: `--coerce KEY=ignore`: leave the key out of the schema (its values are not checked).
+#: `--coerce KEY=ignore`: leave the key out of the schema (its values are not checked) and out
+#: of what is sent: the schema file lists it, and `--schema FILE` drops it from every item.
 IGNORE: Final = "ignore"
 #: Types `--coerce` accepts (geospatial cannot be inferred from values, so it is not offered;
 #: key frames are checked, never typed).
@@ -486,7 +487,8 @@ class SchemaInferrer:
                     "rather than {'cam-17': true}",
                 )
             )
-        schema = Schema.of([d.spec for d in decisions if d.spec is not None])
+        ignored = [key for key, ty in self.options.coercions.items() if ty == IGNORE]
+        schema = Schema.of([d.spec for d in decisions if d.spec is not None], ignored)
         return InferenceResult(
             items=self.items,
             items_with_metadata=self.items_with_metadata,

@@ -6,15 +6,18 @@ explicit::
     {"format": "encord-register/metadata-schema/1",
      "keys": {"score": {"type": "number"},
               "weather": {"type": "enum", "values": ["rain", "sun"]},
-              "clip": {"type": "embedding", "size": 512}}}
+              "clip": {"type": "embedding", "size": 512}},
+     "ignore": ["tags"]}
 
+`ignore` (optional) lists the keys `--coerce KEY=ignore` left out: `--schema FILE` drops them
+from every item's clientMetadata, so Encord never receives them.
 `files.read_schema_file` reads it, and also Encord's wire form (see `wire.py`). Key frames
 (`$encord`) are never schema keys: they are checked whatever the schema says.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -22,6 +25,8 @@ from typing import Any
 from registration.metadata_schema import rules
 
 SCHEMA_FILE_FORMAT = "encord-register/metadata-schema/1"
+IGNORE_FIELD = "ignore"
+"""The schema file's list of keys to leave out of clientMetadata (`--coerce KEY=ignore`)."""
 
 
 class KeyType(StrEnum):
@@ -156,9 +161,11 @@ def validate_spec(spec: KeySpec) -> str | None:
 
 @dataclass(frozen=True)
 class Schema:
-    """A metadata schema: key name -> declaration, in key order."""
+    """A metadata schema: key name -> declaration, in key order; and the keys to leave out."""
 
     keys: Mapping[str, KeySpec] = field(default_factory=dict)
+    ignored: frozenset[str] = frozenset()
+    """Keys (dotted paths, as inference names them) never sent: `--coerce KEY=ignore`."""
 
     def __iter__(self) -> Iterator[KeySpec]:
         return iter(self.keys.values())
@@ -172,16 +179,19 @@ class Schema:
 
     def to_json(self) -> dict[str, Any]:
         """The schema file form (keys sorted, so files diff cleanly)."""
-        return {
+        out: dict[str, Any] = {
             "format": SCHEMA_FILE_FORMAT,
             "keys": {name: self.keys[name].to_json() for name in sorted(self.keys)},
         }
+        if self.ignored:
+            out[IGNORE_FIELD] = sorted(self.ignored)
+        return out
 
     @classmethod
-    def of(cls, specs: Iterator[KeySpec] | list[KeySpec]) -> Schema:
-        """A schema from declarations (sorted by key name)."""
+    def of(cls, specs: Iterator[KeySpec] | list[KeySpec], ignored: Iterable[str] = ()) -> Schema:
+        """A schema from declarations (sorted by key name), leaving out the `ignored` keys."""
         by_name = {s.name: s for s in specs}
-        return cls({name: by_name[name] for name in sorted(by_name)})
+        return cls({name: by_name[name] for name in sorted(by_name)}, frozenset(ignored))
 
 
 def spec_from_json(name: str, data: Any) -> KeySpec:

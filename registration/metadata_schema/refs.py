@@ -3,28 +3,20 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
-_MRAP_MARKER = ".mrap/"
+from registration.build.urls import parse_url
 
 
 def object_ref(url: str) -> str:
     """The object key inside an Encord object URL, for people to read.
 
-    Virtual-hosted and path-style S3 URLs and Multi-Region Access Point ARNs give the
-    decoded key (`images/a b.jpg`); anything else comes back unchanged.
+    Every URL form the manifest builds (virtual-hosted, path style, Multi-Region Access Point
+    ARN) gives back the exact key, read with the URL builder's own inverse
+    (`urls.parse_url`): a bucket named `s3-...` is not taken for an endpoint, and leading or
+    doubled slashes of the key are kept. Anything else comes back unchanged.
     """
-    if url.startswith("arn:") and _MRAP_MARKER in url:
-        return unquote(url.split(_MRAP_MARKER, 1)[1])
-    if not url.startswith(("https://", "http://")):
-        return url
-    parts = urlsplit(url)
-    path = unquote(parts.path).lstrip("/")
-    host = parts.hostname or ""
-    # Path style (`s3.<region>.amazonaws.com/<bucket>/<key>`): drop the bucket.
-    if host.startswith("s3.") or host.startswith("s3-") or host == "s3.amazonaws.com":
-        path = path.split("/", 1)[1] if "/" in path else path
-    return path or url
+    location = parse_url(url)
+    return location.key if location is not None else url
 
 
 def item_ref(item: dict[str, Any]) -> str:

@@ -2,5 +2,6 @@
 
 `files` fingerprints the files; `registrar` starts and follows the jobs; `state` is the
 SQLite memory that makes every run resumable; `report` folds it into what was registered,
-skipped and failed; `run` is the entry point.
+skipped and failed; `reconcile` decides which copies a lost answer left to remove; `run` is
+the entry point.
 """

@@ -5,10 +5,14 @@ after the call) -> long-poll until the job is final -> record the result. `jobs`
 files are in flight at once, each on its own worker thread. Any file found half-way
 (a start whose answer never arrived, a job never polled to the end) is resumed:
 - `starting`: re-sent with `skip_duplicate_urls` forced on, so whatever the first
-  attempt registered is skipped, not duplicated;
-- `started`: its job is polled again.
-With `retry_failed`, the units that failed in a file's last job are re-sent (by URL)
-as a new submission.
+  attempt registered is skipped, not duplicated; once the re-sent job is final, the
+  duplicates it may still have made (Encord running both jobs side by side) are removed,
+  only ever among the items it created itself (`registration.register.reconcile`);
+- `started`: its job is polled again, for at most `job_deadline` seconds per run (past
+  that the file stays in flight, and the next run polls the same job again).
+Units of a CANCELLED job are re-sent as a new submission on the next run; with
+`retry_failed`, so are the units that failed (by URL). A rejected re-send is sent again
+as it was (only those units), never the whole file.
 On the typed path (the default) a document is turned into the SDK's `DataUploadItems`
 just before it is sent; one the SDK's models refuse is recorded `refused` with every
 problem and never sent (the next run checks it again).
@@ -16,19 +20,35 @@ problem and never sent (the next run checks it again).
 
 from __future__ import annotations
 
+import math
 import queue
 import threading
+import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from registration.encord.client import POLL_SECONDS, EncordSession, FolderRef, JobOutcome
+from registration.encord.client import (
+    POLL_SECONDS,
+    EncordSession,
+    FolderItem,
+    FolderRef,
+    JobOutcome,
+)
 from registration.encord.failures import JobLost, RequestRejected
-from registration.encord.files import count_units, select_units, with_skip_duplicates
+from registration.encord.files import (
+    count_units,
+    iter_items,
+    select_units,
+    unit_urls,
+    with_skip_duplicates,
+)
 from registration.encord.retry import Stopped
 from registration.encord.upload_items import ItemsRefused, upload_items
+from registration.register import reconcile
 from registration.register.files import ManifestFile
-from registration.register.spec import DEFAULT_SUBMIT_FORM, SubmitForm
+from registration.register.spec import DEFAULT_JOB_DEADLINE, DEFAULT_SUBMIT_FORM, SubmitForm
 from registration.register.state import FINAL_STATUSES, Kind, StateStore, Status, Submission
 
 
@@ -42,6 +62,8 @@ class SubmitOptions:
     jobs: int = 4
     poll_seconds: int = POLL_SECONDS
     form: SubmitForm = DEFAULT_SUBMIT_FORM
+    job_deadline: float = DEFAULT_JOB_DEADLINE
+    """Seconds one run polls a job at most; past that the file is left in flight."""
 
 
 def outcome_to_result(outcome: JobOutcome) -> dict[str, Any]:
@@ -64,6 +86,32 @@ def failed_urls(sub: Submission) -> list[str]:
     return [url for error in result.get("unit_errors", []) for url in error["urls"]]
 
 
+def cancelled_urls(document: dict[str, Any], sub: Submission) -> list[str]:
+    """The URLs of the units a cancelled job left undone.
+
+    The poll result counts cancelled units without naming them: a unit counts as undone
+    unless it failed (by URL) or an item of its title was created. A unit skipped as a
+    duplicate before the cancellation is re-sent too (and skipped again: re-sends skip
+    duplicates).
+    """
+    result = sub.result or {}
+    if not int(result.get("cancelled", 0)):
+        return []
+    failed = set(failed_urls(sub))
+    created = Counter(str(name) for _, name in result.get("items", []))
+    undone: list[str] = []
+    for list_key, entry in iter_items(document):
+        urls = unit_urls(list_key, entry)
+        title = entry.get("title")
+        if failed.intersection(urls):
+            continue
+        if isinstance(title, str) and created[title] > 0:
+            created[title] -= 1
+            continue
+        undone += urls
+    return undone
+
+
 class Registrar:
     """Registers manifest files into one folder, resumably."""
 
@@ -84,7 +132,10 @@ class Registrar:
         self.options = options
         self.stop = session.stop
         self.sent: set[str] = set()
+        self.overdue: set[str] = set()
+        """Files whose job was still running at `job_deadline` (polled again next run)."""
         self._on_progress = on_progress
+        self._reconciling = threading.Lock()
         self._progress_lock = threading.Lock()
         self._units_done = 0
         self._units_total = 0
@@ -153,19 +204,25 @@ class Registrar:
                 forced_skip_duplicates=changed,
             )
             chain = [self.state.get(sid)]
+        # Final before this run: a cancellation seen by an earlier run is resumed now.
+        resumed = chain[-1].status in FINAL_STATUSES
         tail = self._drive(chain[-1], manifest)
-        if self.options.retry_failed:
-            tail = self._retry_failures(tail, manifest)
+        if tail.status in FINAL_STATUSES:
+            self._resend(tail, manifest, cancelled=resumed or self.options.retry_failed)
+        for sub in self.state.chain(self.folder_uuid, manifest.key, manifest.sha256):
+            self._reconcile(sub, manifest)
         self._progress(manifest.units)
 
     def _drive(self, sub: Submission, manifest: ManifestFile) -> Submission:
+        """Send and poll until final; a job still running at the deadline is left in flight."""
         while sub.status not in FINAL_STATUSES:
             if self.stop.is_set():
                 raise Stopped
             if sub.status in (Status.NEW, Status.STARTING):
                 self._submit(sub, manifest)
-            elif sub.status is Status.STARTED:
-                self._await(sub)
+            elif sub.status is Status.STARTED and not self._await(sub):
+                self.overdue.add(manifest.key)
+                return sub
             sub = self.state.get(sub.id)
         return sub
 
@@ -193,9 +250,13 @@ class Registrar:
             return with_skip_duplicates(document) if forced else document
 
         def attempt(number: int) -> str:
-            # Any earlier attempt may have reached Encord: from then on, skip duplicates.
-            forced = sub.forced_skip_duplicates or fate_unknown or number > 1
-            self.state.mark_starting(sub.id, forced_skip_duplicates=forced)
+            # Any earlier attempt may have reached Encord: from then on, skip duplicates,
+            # and check for duplicates once this job is final (`_reconcile`).
+            unknown = fate_unknown or number > 1
+            if unknown:
+                self._record_baseline(sub, document)
+            forced = sub.forced_skip_duplicates or unknown
+            self.state.mark_starting(sub.id, forced_skip_duplicates=forced, lost_answer=unknown)
             return self.session.start_job_once(
                 self.folder.handle,
                 self.options.integration_id,
@@ -210,31 +271,56 @@ class Registrar:
             return
         self.state.mark_started(sub.id, job_uuid)
 
-    def _await(self, sub: Submission) -> None:
+    def _await(self, sub: Submission) -> bool:
+        """Poll until the job is final or lost (True), or `job_deadline` passed (False)."""
         assert sub.job_uuid is not None
+        deadline = time.monotonic() + self.options.job_deadline
         while True:
             if self.stop.is_set():
                 raise Stopped
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
             try:
                 outcome = self.session.poll_job(
-                    self.folder.handle, sub.job_uuid, self.options.poll_seconds
+                    self.folder.handle,
+                    sub.job_uuid,
+                    min(self.options.poll_seconds, max(1, math.ceil(left))),
                 )
             except JobLost:
                 self.state.mark_lost(sub.id)
-                return
+                return True
             if outcome.finished:
                 self.state.mark_finished(sub.id, outcome.status.value, outcome_to_result(outcome))
-                return
+                return True
 
-    def _retry_failures(self, tail: Submission, manifest: ManifestFile) -> Submission:
+    def _resend_document(
+        self, tail: Submission, manifest: ManifestFile, cancelled: bool
+    ) -> dict[str, Any] | None:
+        """What to send again after a final submission: None when nothing.
+
+        With `retry_failed`: a rejected submission as it was (a re-send holds only its
+        units, a file all of it) and the failed units; with `cancelled`: a cancelled job's
+        undone units.
+        """
         if tail.status is Status.REJECTED:
-            document: dict[str, Any] = manifest.load()
-        elif tail.status is Status.FINISHED and failed_urls(tail):
-            document = select_units(self._document(tail, manifest), failed_urls(tail))
-        else:
-            return tail
-        units = count_units(document)
-        if units == 0:
+            if not self.options.retry_failed:
+                return None
+            if tail.kind is Kind.RETRY and tail.document is not None:
+                return tail.document
+            return manifest.load()
+        if tail.status is not Status.FINISHED:
+            return None
+        document = self._document(tail, manifest)
+        urls = failed_urls(tail) if self.options.retry_failed else []
+        if cancelled:
+            urls += cancelled_urls(document, tail)
+        return select_units(document, urls) if urls else None
+
+    def _resend(self, tail: Submission, manifest: ManifestFile, cancelled: bool) -> Submission:
+        document = self._resend_document(tail, manifest, cancelled)
+        units = count_units(document) if document is not None else 0
+        if document is None or units == 0:
             return tail
         sid = self.state.create(
             folder_uuid=self.folder_uuid,
@@ -247,3 +333,62 @@ class Registrar:
             forced_skip_duplicates=True,
         )
         return self._drive(self.state.get(sid), manifest)
+
+    # -- duplicates after a lost answer ---------------------------------------------------
+    def _urls_of(self, items: list[FolderItem], units: list[reconcile.Unit]) -> dict[str, Any]:
+        """The URLs of the listed items that could be one of `units` (`reconcile.relevant`)."""
+        found: dict[str, tuple[str, ...]] = {}
+        for item in items:
+            if reconcile.relevant(item, units):
+                found[item.uuid] = (
+                    self.session.child_urls(item) if item.multi_file else (str(item.url),)
+                )
+        return found
+
+    def _record_baseline(self, sub: Submission, document: dict[str, Any]) -> None:
+        """Before a submission is first sent again: the items its units could be confused with."""
+        if sub.baseline is not None or self.state.get(sub.id).baseline is not None:
+            return
+        units = reconcile.units(document)
+        search = reconcile.search_for(units)
+        wanted = {unit.urls for unit in units}
+        listed = self.session.list_items(self.folder.handle, search)
+        seen = {
+            uid: list(urls) for uid, urls in self._urls_of(listed, units).items() if urls in wanted
+        }
+        self.state.mark_baseline(sub.id, {"search": search, "items": seen})
+
+    def _reconcile(self, sub: Submission, manifest: ManifestFile) -> None:
+        """Remove duplicates that re-sends after a lost answer made (see `reconcile`); once."""
+        if not sub.lost_answer or sub.status is not Status.FINISHED or sub.removed is not None:
+            return
+        if sub.baseline is None:  # written by a version without this check: nothing is known
+            self.state.mark_reconciled(sub.id, [])
+            return
+        search = sub.baseline.get("search")
+        with self._reconciling:  # one at a time: each sees the removals of the others
+            planned = sub.reconcile_plan
+            resumed = planned is not None
+            if planned is None:
+                units = reconcile.units(self._document(sub, manifest))
+                baseline = {str(k): tuple(v) for k, v in sub.baseline.get("items", {}).items()}
+                listed = self.session.list_items(self.folder.handle, search)
+                removals = reconcile.plan(units, baseline, listed, self._urls_of(listed, units))
+                planned = [r.to_json() for r in removals]
+                self.state.mark_reconcile_plan(sub.id, planned)
+            if planned:
+                self._remove([str(r["uuid"]) for r in planned], search, resumed)
+            self.state.mark_reconciled(sub.id, planned)
+
+    def _remove(self, uuids: list[str], search: str | None, resumed: bool) -> None:
+        def attempt(number: int) -> None:
+            targets = uuids
+            if resumed or number > 1:
+                # An earlier attempt may have removed some already: delete what is left.
+                listed = self.session.list_items(self.folder.handle, search)
+                present = {item.uuid for item in listed}
+                targets = [uid for uid in uuids if uid in present]
+            if targets:
+                self.session.delete_items_once(self.folder.handle, targets)
+
+        self.session.call(f"removing {len(uuids)} duplicate items", attempt)

@@ -75,6 +75,10 @@ class FileReport:
     error: str | None = None
     problems: list[dict[str, str | None]] = field(default_factory=list)
     """For a refused file: every item the SDK's models refused (item, JSON path, error)."""
+    removed_duplicates: list[dict[str, Any]] = field(default_factory=list)
+    """Items a re-send after a lost answer created twice, removed (`uuid`, `urls`, `kept`)."""
+    past_deadline: bool = False
+    """Its job was still running at `--job-deadline`: the next run polls it again."""
 
 
 @dataclass
@@ -100,6 +104,8 @@ class RunReport:
             "skipped_duplicates": sum(f.skipped_duplicates for f in self.files),
             "failed": sum(len(f.failed) for f in self.files),
             "cancelled": sum(f.cancelled for f in self.files),
+            "removed_duplicates": sum(len(f.removed_duplicates) for f in self.files),
+            "past_deadline_files": sum(1 for f in self.files if f.past_deadline),
             "rejected_files": sum(1 for f in self.files if f.state == FileState.REJECTED),
             "refused_files": sum(1 for f in self.files if f.state == FileState.REFUSED),
             "unfinished_files": sum(1 for f in self.files if f.state in UNFINISHED),
@@ -110,7 +116,8 @@ class RunReport:
         """OK when everything is registered; PARTIAL when some units failed.
 
         A file the SDK's models refused is an invalid registration file: USAGE, the exit
-        code of any other invalid file, ahead of PARTIAL.
+        code of any other invalid file, ahead of PARTIAL. A file still in flight (its job
+        outlived `--job-deadline`) is REMOTE, ahead of PARTIAL: re-running is what it needs.
         """
         if self.interrupted:
             return ExitStatus.INTERRUPTED
@@ -119,10 +126,10 @@ class RunReport:
             return ExitStatus.USAGE
         if self.dry_run:
             return ExitStatus.OK
+        if totals["unfinished_files"]:
+            return ExitStatus.REMOTE
         if totals["failed"] or totals["cancelled"] or totals["rejected_files"]:
             return ExitStatus.PARTIAL
-        if totals["unfinished_files"] and not self.dry_run:
-            return ExitStatus.REMOTE
         return ExitStatus.OK
 
     def to_dict(self) -> dict[str, Any]:
@@ -133,10 +140,18 @@ class RunReport:
         return body
 
 
-def file_report(manifest: ManifestFile, chain: list[Submission], sent: bool) -> FileReport:
-    """Fold a file's submissions (first send, then re-sends of failures) into its fate."""
+def file_report(
+    manifest: ManifestFile, chain: list[Submission], sent: bool, overdue: bool = False
+) -> FileReport:
+    """Fold a file's submissions (first send, then re-sends of failures) into its fate.
+
+    A duplicate a job made that was removed after a lost answer counts as skipped, not
+    registered, and its UUID leaves `item_uuids`. `overdue`: this run stopped polling its job
+    at the deadline.
+    """
     report = FileReport(file=manifest.key, units=manifest.units, state=FileState.NOT_SENT)
     report.sent_this_run = sent
+    report.past_deadline = overdue
     if not chain:
         return report
     report.forced_skip_duplicates = any(s.forced_skip_duplicates for s in chain)
@@ -144,9 +159,14 @@ def file_report(manifest: ManifestFile, chain: list[Submission], sent: bool) -> 
     last_final: Submission | None = None
     for sub in chain:
         if sub.status is Status.FINISHED and sub.result is not None:
-            report.registered += len(sub.result.get("items", []))
-            report.item_uuids += [uid for uid, _ in sub.result.get("items", [])]
-            report.skipped_duplicates += skipped_duplicates(sub.result)
+            removed = {str(r["uuid"]) for r in sub.removed or []}
+            created = [uid for uid, _ in sub.result.get("items", [])]
+            kept = [uid for uid in created if uid not in removed]
+            report.registered += len(kept)
+            report.item_uuids += kept
+            # A removed copy this job made counts as skipped (another item holds its URLs).
+            report.skipped_duplicates += skipped_duplicates(sub.result) + len(created) - len(kept)
+            report.removed_duplicates += list(sub.removed or [])
             last_final = sub
         elif sub.status in (Status.REJECTED, Status.REFUSED):
             last_final = sub
@@ -208,7 +228,11 @@ def render_summary(
             f"skipped as duplicates {f.skipped_duplicates}, failed {len(f.failed)}"
         )
         if f.cancelled:
-            line += f", cancelled {f.cancelled}"
+            line += f", cancelled {f.cancelled} (sent again by the next run)"
+        if f.removed_duplicates:
+            line += f", duplicates removed {len(f.removed_duplicates)}"
+        if f.past_deadline:
+            line += "; its job was still running at --job-deadline (the next run polls it again)"
         if f.error:
             line += f"; error: {f.error}"
         console.info(line)
@@ -225,8 +249,19 @@ def render_summary(
     console.info(
         f"total: {t['files']} files, {t['units']} units: registered {t['registered']}, "
         f"skipped as duplicates {t['skipped_duplicates']}, failed {t['failed']}, "
-        f"rejected files {t['rejected_files']}; files sent this run {t['files_sent_this_run']}"
+        f"cancelled {t['cancelled']}, rejected files {t['rejected_files']}; "
+        f"files sent this run {t['files_sent_this_run']}"
     )
+    if t["removed_duplicates"]:
+        console.info(
+            f"{t['removed_duplicates']} duplicate items made by re-sending after a lost answer "
+            "were removed (the report lists each with the item kept)"
+        )
+    if t["past_deadline_files"]:
+        console.info(
+            f"{t['past_deadline_files']} files are still being registered by Encord after "
+            "--job-deadline: run the same command again later to follow their jobs"
+        )
     if t["refused_files"]:
         console.info(
             f"{t['refused_files']} files were refused by the encord SDK's models and not sent: "

@@ -1,8 +1,9 @@
 """The register stage's entry points: which files to send, and sending them.
 
-`prepare_files` decides what is sent (the given directory, a `--schema`-checked copy of it,
-or files built on the fly from a source) and where the state lives; `register` resolves
-the integration and folder and drives the registrar; both take frozen records.
+`state_path` decides where the state lives (first, so that its lock is taken before any
+remote call); `prepare_files` decides what is sent (the given directory, a `--schema`-checked
+copy of it, or files built on the fly from a source); `register` holds the state's lock,
+resolves the integration and folder and drives the registrar; both take frozen records.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from registration.encord.upload_items import ItemsRefused, upload_items
 from registration.errors import UsageError
 from registration.metadata_schema.filtering import schema_checked_manifests
 from registration.register.files import ManifestFile, iter_manifest_files
+from registration.register.lock import hold_state_lock
 from registration.register.registrar import Registrar, SubmitOptions
 from registration.register.report import FileState, RunReport, file_report, write_report
 from registration.register.spec import (
@@ -48,6 +50,22 @@ class PreparedFiles:
     state: Path
 
 
+def state_path(manifests: Path | None, source: SourceSpec, state: Path | None) -> Path:
+    """Where the state lives: `state`, else beside `manifests`, else in the current directory.
+
+    Decided before anything else, so that its lock (`lock.hold_state_lock`) can be taken
+    before any remote call; raises UsageError when there is no input at all.
+    """
+    if manifests is not None:
+        return state or manifests / STATE_DIR / STATE_FILE
+    if not source.given:
+        raise UsageError(
+            "no input: give --manifests DIR (the output of `encord-register manifest`), "
+            "or a source option of `manifest` such as --bucket NAME or --stack-outputs FILE"
+        )
+    return state or Path(STATE_DIR) / STATE_FILE
+
+
 def prepare_files(
     manifests: Path | None,
     source: SourceSpec,
@@ -61,22 +79,15 @@ def prepare_files(
     Refused items are left out of copies of the files (the originals are never
     rewritten), before anything is sent; the state stays beside the original files.
     """
+    state = state_path(manifests, source, state)
     if manifests is not None:
-        state = state or manifests / STATE_DIR / STATE_FILE
         directory = manifests
         if checks:
             directory = schema_checked_manifests(
                 manifests, state.parent / SCHEMA_CHECKED_DIR, checks, reporter
             )
     else:
-        if not source.given:
-            raise UsageError(
-                "no input: give --manifests DIR (the output of `encord-register manifest`), "
-                "or a source option of `manifest` such as --bucket NAME or --stack-outputs FILE"
-            )
-        base = state.parent if state else Path(STATE_DIR)
-        state = state or base / STATE_FILE
-        directory = base / BUILT_DIR
+        directory = state.parent / BUILT_DIR
         build_manifests(
             source, build, OutputSpec(directory, force=True), reporter, item_checks=checks
         )
@@ -95,7 +106,20 @@ def register(
     The report is built from the state file, so it covers earlier runs too; with
     `options.report` it is written there on every exit once the folder is known, including
     Ctrl-C (then `KeyboardInterrupt` is raised) and failures (the error is raised).
+    The state file's lock is held throughout (`StateInUse` when another run has it); a
+    caller that builds the files (`prepare_files`) takes it before that, as the CLI does.
     """
+    with hold_state_lock(prepared.state, reporter, create=not options.dry_run):
+        return _register(prepared, target, options, connection, reporter)
+
+
+def _register(
+    prepared: PreparedFiles,
+    target: EncordTarget,
+    options: RegisterOptions,
+    connection: EncordConnection,
+    reporter: Reporter,
+) -> RunReport:
     options.check()
     session = EncordSession(
         connection.client(),
@@ -136,6 +160,7 @@ def register(
             retry_failed=options.retry_failed,
             jobs=options.jobs,
             form=options.submit_form,
+            job_deadline=options.job_deadline,
         ),
         on_progress=lambda done, total: reporter.progress("units", done, total),
     )
@@ -143,7 +168,10 @@ def register(
     def fold() -> None:
         report.files = [
             file_report(
-                m, state.chain(registrar.folder_uuid, m.key, m.sha256), m.key in registrar.sent
+                m,
+                state.chain(registrar.folder_uuid, m.key, m.sha256),
+                m.key in registrar.sent,
+                overdue=m.key in registrar.overdue,
             )
             for m in prepared.files
         ]

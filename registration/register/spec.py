@@ -17,6 +17,11 @@ from registration.errors import UsageError
 DEFAULT_JOBS: Final = 4
 """Registration files in flight at once."""
 
+DEFAULT_JOB_DEADLINE: Final = 3600.0
+"""Seconds one run polls a registration job at most (`--job-deadline`): Encord registers a
+file of the recommended size within minutes; past this the file is reported `in_flight` and
+the next run polls the same job again."""
+
 STATE_DIR: Final = ".encord-register"
 """Where the state lives: beside the registration files, or in the current directory."""
 STATE_FILE: Final = "register-state.sqlite"
@@ -67,6 +72,8 @@ class RegisterOptions:
     """Where to write the JSON report (also when the run stops early)."""
     submit_form: SubmitForm = DEFAULT_SUBMIT_FORM
     """The SDK's typed form (default) or the file form; see `SubmitForm`."""
+    job_deadline: float = DEFAULT_JOB_DEADLINE
+    """Seconds a run polls one job at most; past that the file stays in flight."""
 
     def check(self) -> None:
         """Raise UsageError (naming the flag) when a value cannot be used."""
@@ -76,3 +83,5 @@ class RegisterOptions:
             raise UsageError(f"--max-retries must be at least 1, got {self.max_retries}")
         if self.retry_base_delay < 0:
             raise UsageError("--retry-base-delay must not be negative")
+        if not self.job_deadline > 0:
+            raise UsageError(f"--job-deadline must be more than 0 seconds, got {self.job_deadline}")

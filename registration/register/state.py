@@ -11,6 +11,12 @@ crash at any instant the next run knows, for each file, whether:
   file outright (`rejected`);
 - the SDK's models refused the file before anything was sent (`refused`, with the
   problems): checked again on the next run, in case the file or the SDK changed.
+
+A submission sent again after a start whose answer was lost carries `lost_answer`, and the
+folder's items its units could be confused with as they were before it was first sent again
+(`baseline`, written once, before that send). Once its job is final, duplicates made by the
+lost job and the re-sends are removed (`reconcile_plan` is written before any item is
+deleted, `removed` once done; see `registration.register.reconcile`).
 """
 
 from __future__ import annotations
@@ -75,10 +81,30 @@ CREATE TABLE IF NOT EXISTS submissions (
     finished_at TEXT,
     job_status TEXT,
     result BLOB,
-    error TEXT
+    error TEXT,
+    lost_answer INTEGER NOT NULL DEFAULT 0,
+    reconcile_plan BLOB,
+    removed BLOB,
+    baseline BLOB
 );
 CREATE INDEX IF NOT EXISTS submissions_file ON submissions (folder_uuid, file_key);
 """
+
+_ADDED_COLUMNS = (
+    ("lost_answer", "INTEGER NOT NULL DEFAULT 0"),
+    ("reconcile_plan", "BLOB"),
+    ("removed", "BLOB"),
+    ("baseline", "BLOB"),
+)
+"""Columns added after format version 1 first shipped, in order: a file written before them
+gains them on opening (an older version still reads the file: it ignores trailing columns)."""
+
+
+def _add_columns(db: sqlite3.Connection) -> None:
+    present = {row[1] for row in db.execute("PRAGMA table_info(submissions)")}
+    for name, declaration in _ADDED_COLUMNS:
+        if name not in present:
+            db.execute(f"ALTER TABLE submissions ADD COLUMN {name} {declaration}")
 
 
 StatusOrKind = TypeVar("StatusOrKind", Status, Kind)
@@ -109,6 +135,14 @@ class Submission:
     job_status: str | None
     result: dict[str, Any] | None
     error: str | None
+    lost_answer: bool = False
+    """An earlier start of this submission may have reached Encord unanswered."""
+    reconcile_plan: list[dict[str, Any]] | None = None
+    """Duplicates this submission's job created, to remove (written before removing them)."""
+    removed: list[dict[str, Any]] | None = None
+    """Duplicates removed after the job finished; None until that check is done."""
+    baseline: dict[str, Any] | None = None
+    """Before the first re-send: the listing `search` and the `items` (uuid -> URLs) seen."""
 
 
 class StateStore:
@@ -122,15 +156,25 @@ class StateStore:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.executescript(_SCHEMA)
+            _add_columns(self._db)
             self._db.execute(
                 "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
                 (SCHEMA_VERSION,),
             )
             row = self._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
         except sqlite3.DatabaseError as exc:
+            # Never suggest removing the file: "locked" means a live writer holds it, and a
+            # damaged one still records what was registered.
+            in_use = isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc)
             raise UsageError(
                 f"cannot use the state file {path}: {exc}",
-                hint="pass another --state path, or move the broken file away",
+                hint="another program is writing it (an older encord-register run, or a "
+                "database tool): wait until it is done, then run again; never move or delete "
+                "a state file in use, it is what stops files being registered twice"
+                if in_use
+                else "it is not an encord-register state file, or it is damaged: keep it (it "
+                "records what was registered) and pass another --state path, then see "
+                "docs/troubleshooting.md#resuming",
             ) from None
         if row is None or row[0] != SCHEMA_VERSION:
             self._db.close()
@@ -188,12 +232,18 @@ class StateStore:
             ),
         )
 
-    def mark_starting(self, sid: int, *, forced_skip_duplicates: bool) -> None:
-        """Written just before a start call: from now on its fate is unknown until answered."""
+    def mark_starting(
+        self, sid: int, *, forced_skip_duplicates: bool, lost_answer: bool = False
+    ) -> None:
+        """Written just before a start call: from now on its fate is unknown until answered.
+
+        `lost_answer`: an earlier start may have reached Encord (never cleared once set).
+        """
         self._write(
             "UPDATE submissions SET status=?, attempts=attempts+1, submitted_at=?,"
-            " forced_skip_duplicates=MAX(forced_skip_duplicates, ?) WHERE id=?",
-            (Status.STARTING.value, _now(), int(forced_skip_duplicates), sid),
+            " forced_skip_duplicates=MAX(forced_skip_duplicates, ?),"
+            " lost_answer=MAX(lost_answer, ?) WHERE id=?",
+            (Status.STARTING.value, _now(), int(forced_skip_duplicates), int(lost_answer), sid),
         )
 
     def mark_started(self, sid: int, job_uuid: str) -> None:
@@ -231,6 +281,21 @@ class StateStore:
             " WHERE id=? AND status=?",
             (Status.NEW.value, sid, Status.REFUSED.value),
         )
+
+    def mark_baseline(self, sid: int, baseline: dict[str, Any]) -> None:
+        """The items seen before the first re-send (kept: a later one would not be a baseline)."""
+        self._write(
+            "UPDATE submissions SET baseline=? WHERE id=? AND baseline IS NULL",
+            (orjson.dumps(baseline), sid),
+        )
+
+    def mark_reconcile_plan(self, sid: int, plan: list[dict[str, Any]]) -> None:
+        """The duplicates about to be removed (a crash after this resumes the removal)."""
+        self._write("UPDATE submissions SET reconcile_plan=? WHERE id=?", (orjson.dumps(plan), sid))
+
+    def mark_reconciled(self, sid: int, removed: list[dict[str, Any]]) -> None:
+        """The duplicate check after a lost answer is done; `removed` lists what it deleted."""
+        self._write("UPDATE submissions SET removed=? WHERE id=?", (orjson.dumps(removed), sid))
 
     def mark_lost(self, sid: int) -> None:
         """Encord forgot the job: send again (duplicates skipped)."""
@@ -298,4 +363,8 @@ def _row(r: tuple[Any, ...]) -> Submission:
         job_status=r[16],
         result=orjson.loads(r[17]) if r[17] is not None else None,
         error=r[18],
+        lost_answer=bool(r[19]),
+        reconcile_plan=orjson.loads(r[20]) if r[20] is not None else None,
+        removed=orjson.loads(r[21]) if r[21] is not None else None,
+        baseline=orjson.loads(r[22]) if r[22] is not None else None,
     )

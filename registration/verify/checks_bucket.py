@@ -6,6 +6,8 @@ Check names: ``bucket`` (only when it does not exist), ``region``, ``requester-p
 
 from __future__ import annotations
 
+import shlex
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,13 +47,32 @@ FIX_REQUESTER_PAYS = (
 )
 
 
-def fix_cors(origin: str) -> str:
-    """The fix for a CORS problem of `origin`, in two sentences."""
-    return (
-        f"Add a CORS rule for {origin} allowing GET and HEAD, AllowedHeaders `*` (at least "
-        f"{RANGE_HEADER}) and exposing {', '.join(CORS_EXPOSED_HEADERS)}. Deploying the "
-        "access stack with this bucket adds its own rule and keeps the others."
+def fix_cors(
+    bucket: str, origin: str, stack_args: Sequence[str] = (), origins: Sequence[str] = ()
+) -> str:
+    """The fix for a CORS problem of `origin` on `bucket`: the command that puts the rule back.
+
+    Without a stack the command names every origin checked (`origins`, default `origin`):
+    it writes one rule, so the fixes of all origins are one and the same command.
+
+    `cdk deploy` is no fix: the stack's custom resource only runs when the stack changes.
+    `encord-register cors apply` runs the same merge; with the stack's flags it writes the
+    stack's own rule (its ID and origins), so the stack keeps owning it.
+    """
+    rule = (
+        f"a CORS rule for {origin} allowing GET and HEAD, AllowedHeaders `*` (at least "
+        f"{RANGE_HEADER}) and exposing {', '.join(CORS_EXPOSED_HEADERS)}"
     )
+    if stack_args:
+        command = shlex.join(["encord-register", "cors", "apply", *stack_args, "--bucket", bucket])
+        return (
+            f"Run `{command}`: it puts the stack's own rule back ({rule}) and keeps the "
+            "bucket's other rules (a `cdk deploy` with no changes does not re-run it). If "
+            f"{origin} is not one of the stack's origins, add it to corsOrigins and deploy."
+        )
+    wanted = [o for each in (origins or [origin]) for o in ("--origin", each)]
+    command = shlex.join(["encord-register", "cors", "apply", "--bucket", bucket, *wanted])
+    return f"Run `{command}`: it adds {rule} and keeps the bucket's other rules."
 
 
 @dataclass(frozen=True)
@@ -134,7 +155,7 @@ def check_encryption(
     setting = default_encryption(answer)
     if not setting.uses_kms:
         return passed(ENCRYPTION, subject, f"{setting.describe}: no KMS key involved")
-    verdict = keys.verdict(setting.key_id, region)
+    verdict = keys.verdict(setting.key_id, region, bucket)
     message = verdict.message
     if verdict.status is Status.PASSED:
         message = f"{setting.algorithm} default, {verdict.message}"
@@ -142,7 +163,11 @@ def check_encryption(
 
 
 def check_cors(
-    aws: AwsClients, s3: Any, bucket: str, origins: tuple[str, ...]
+    aws: AwsClients,
+    s3: Any,
+    bucket: str,
+    origins: tuple[str, ...],
+    stack_args: Sequence[str] = (),
 ) -> list[CheckResult]:
     """The bucket's CORS rules against each origin (one result per origin)."""
     try:
@@ -162,14 +187,19 @@ def check_cors(
                     CORS_RULES,
                     subject,
                     f"the bucket has no CORS configuration: no CORS rule allows origin {origin}",
-                    fix_cors(origin),
+                    fix_cors(bucket, origin, stack_args, origins),
                 )
             )
             continue
         finding = check_origin(rules, origin)
         if not finding.ok:
             results.append(
-                failed(CORS_RULES, subject, "; ".join(finding.problems), fix_cors(origin))
+                failed(
+                    CORS_RULES,
+                    subject,
+                    "; ".join(finding.problems),
+                    fix_cors(bucket, origin, stack_args, origins),
+                )
             )
             continue
         via = f" (rule {', '.join(repr(i) for i in finding.rule_ids)})" if finding.rule_ids else ""

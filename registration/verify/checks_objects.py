@@ -194,7 +194,8 @@ def check_object_encryption(
         else:
             plain += 1
     verdicts: list[tuple[KeyVerdict, list[str]]] = [
-        (keys.verdict(key_id, region), objects) for key_id, objects in by_key.items()
+        (keys.verdict(key_id, region, f"{bucket}/{objects[0]}"), objects)
+        for key_id, objects in by_key.items()
     ]
     methods = {v.method for v, _ in verdicts if v.method}
     method = methods.pop() if len(methods) == 1 else None

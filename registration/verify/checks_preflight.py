@@ -6,6 +6,8 @@ prefix when there is no sample: S3 answers preflights from the CORS rules alone)
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from registration.verify.checks_bucket import fix_cors
 from registration.verify.model import CheckResult, failed, not_checked, passed
 from registration.verify.preflight import Transport, object_url, send_preflight, urllib_transport
@@ -29,6 +31,7 @@ def check_preflight(
     *,
     endpoint: str | None,
     transport: Transport = urllib_transport,
+    stack_args: Sequence[str] = (),
 ) -> list[CheckResult]:
     """Send the preflight from each origin; PASSED when the answer allows that origin."""
     url = object_url(bucket, region, key, endpoint)
@@ -62,7 +65,7 @@ def check_preflight(
                 subject,
                 f"the preflight from {origin} was refused: OPTIONS {url} answered "
                 f"{answer.status} with {got}",
-                fix_cors(origin),
+                fix_cors(bucket, origin, stack_args, origins),
             )
         )
     return results

@@ -4,7 +4,9 @@
 alias ARN) with ``kms:DescribeKey``: a key AWS manages (``KeyManager == "AWS"``, or
 behind an ``alias/aws/...`` alias) cannot be used from Encord's account. For a
 customer-managed key it asks the `AccessDecider` whether the role may ``kms:Decrypt``
-through S3. Verdicts are cached per key and region.
+through S3, with the encryption context S3 sends (``kms:EncryptionContext:aws:s3:arn``:
+the object's ARN, or the bucket's with an S3 Bucket Key), since the stack's grants are
+scoped by it. Verdicts are cached per key, region and S3 resource.
 """
 
 from __future__ import annotations
@@ -43,9 +45,18 @@ class KeyVerdict:
     method: str | None = None
 
 
+#: The condition key naming what S3 encrypts (the stack scopes its KMS grants by it).
+S3_ARN_CONTEXT_KEY = "kms:EncryptionContext:aws:s3:arn"
+
+
 def _key_region(key_id: str, default: str) -> str:
     parts = key_id.split(":")
     return parts[3] if key_id.startswith("arn:") and len(parts) > 5 and parts[3] else default
+
+
+def _partition(key_arn: str) -> str:
+    parts = key_arn.split(":")
+    return parts[1] if key_arn.startswith("arn:") and len(parts) > 1 and parts[1] else "aws"
 
 
 class KeyChecker:
@@ -54,7 +65,7 @@ class KeyChecker:
     def __init__(self, aws: AwsClients, decider: AccessDecider | None) -> None:
         self.aws = aws
         self.decider = decider
-        self._verdicts: dict[tuple[str | None, str], KeyVerdict] = {}
+        self._verdicts: dict[tuple[str | None, str, str], KeyVerdict] = {}
 
     def _describe(self, key_id: str, region: str) -> KeyInfo:
         kms = self.aws.client("kms", _key_region(key_id, region))
@@ -69,14 +80,18 @@ class KeyChecker:
         managed = any(str(a.get("AliasName", "")).startswith(AWS_ALIAS_PREFIX) for a in aliases)
         return KeyInfo(arn, aws_managed=managed)
 
-    def verdict(self, key_id: str | None, region: str) -> KeyVerdict:
-        """Can the role read data encrypted under `key_id` (as S3 reports it) in `region`?"""
-        cache_key = (key_id, region)
+    def verdict(self, key_id: str | None, region: str, s3_resource: str) -> KeyVerdict:
+        """Can the role read data encrypted under `key_id` (as S3 reports it) in `region`?
+
+        `s3_resource` is what S3 names in the encryption context: ``bucket/key`` for an
+        object, ``bucket`` for a bucket's default (an S3 Bucket Key names the bucket).
+        """
+        cache_key = (key_id, region, s3_resource)
         if cache_key not in self._verdicts:
-            self._verdicts[cache_key] = self._verdict(key_id, region)
+            self._verdicts[cache_key] = self._verdict(key_id, region, s3_resource)
         return self._verdicts[cache_key]
 
-    def _verdict(self, key_id: str | None, region: str) -> KeyVerdict:
+    def _verdict(self, key_id: str | None, region: str, s3_resource: str) -> KeyVerdict:
         aws_managed = (
             f"SSE-KMS with the AWS-managed key aws/s3 ({key_id or 'the default'}): Encord's "
             "role in another account cannot use an AWS-managed key"
@@ -97,15 +112,18 @@ class KeyChecker:
             return KeyVerdict(Status.NOT_CHECKED, f"{why} for {key_id} ({describe_error(exc)})")
         if info.aws_managed:
             return KeyVerdict(Status.FAILED, aws_managed.replace(key_id, info.arn), FIX_AWS_MANAGED)
-        return self._decrypt_verdict(info, region)
+        return self._decrypt_verdict(info, region, s3_resource)
 
-    def _decrypt_verdict(self, info: KeyInfo, region: str) -> KeyVerdict:
+    def _decrypt_verdict(self, info: KeyInfo, region: str, s3_resource: str) -> KeyVerdict:
         if self.decider is None:
             return KeyVerdict(
                 Status.NOT_CHECKED,
                 f"customer-managed key {info.arn}; no role given to check kms:Decrypt",
             )
-        context = {"kms:ViaService": f"s3.{region}.amazonaws.com"}
+        context = {
+            "kms:ViaService": f"s3.{region}.amazonaws.com",
+            S3_ARN_CONTEXT_KEY: f"arn:{_partition(info.arn)}:s3:::{s3_resource}",
+        }
         try:
             answer = self.decider.decide("kms:Decrypt", info.arn, context)
         except PoliciesUnavailable as exc:

@@ -115,6 +115,8 @@ class VerifyTarget:
     principals: tuple[str, ...] = ()
     sample: int = DEFAULT_SAMPLE
     preflight: bool = True
+    #: The flags that name the access stack to other commands (``--stack NAME``), for fixes.
+    stack_args: tuple[str, ...] = ()
 
     @property
     def role_name(self) -> str | None:

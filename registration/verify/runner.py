@@ -53,7 +53,7 @@ def _check_bucket(
     s3 = aws.client("s3", region)
     report.add(check_requester_pays(aws, s3, bucket.name))
     report.add(check_encryption(aws, s3, bucket.name, region, keys))
-    report.add(*check_cors(aws, s3, bucket.name, target.origins))
+    report.add(*check_cors(aws, s3, bucket.name, target.origins, target.stack_args))
     samples, sample_results = collect_samples(aws, s3, bucket.name, bucket.prefixes, target.sample)
     if target.preflight:
         key = preflight_key(samples.keys, bucket.prefixes)
@@ -65,6 +65,7 @@ def _check_bucket(
                 target.origins,
                 endpoint=custom_endpoint(s3),
                 transport=transport,
+                stack_args=target.stack_args,
             )
         )
     else:

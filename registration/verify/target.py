@@ -38,6 +38,7 @@ class TargetFlags:
     region: str | None = None
     sample: int = DEFAULT_SAMPLE
     preflight: bool = True
+    stack_args: Sequence[str] = ()
 
 
 def _buckets(flags: TargetFlags, outputs: AccessStackOutputs | None) -> tuple[BucketTarget, ...]:
@@ -91,4 +92,5 @@ def build_target(flags: TargetFlags, outputs: AccessStackOutputs | None) -> Veri
         principals=tuple(flags.principals) or (outputs.trusted_principals if outputs else ()),
         sample=flags.sample,
         preflight=flags.preflight,
+        stack_args=tuple(flags.stack_args) if outputs else (),
     )

@@ -1,5 +1,6 @@
 """The existing-bucket CORS custom resource: its Lambda handler lives in `index.py`.
 
-The directory is the Lambda asset, so `index.py` depends only on the standard library
-and boto3 (both in the Lambda Python runtime).
+The directory is the Lambda asset, bundled with the merge it shares with
+`encord-register cors` (`registration/cors_merge.py`, see `stacks.bucket_cors.SHARED_MODULES`),
+so `index.py` depends only on the standard library, boto3 and that module.
 """

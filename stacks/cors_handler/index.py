@@ -1,39 +1,67 @@
 """Custom resource handler: add, update or remove this stack's CORS rule on an existing bucket.
 
 `PutBucketCors` replaces a bucket's whole CORS configuration, so a naive handler would wipe
-the rules a customer already has, and delete them all when the stack goes. This handler does
-read-modify-write instead: it owns exactly one rule, identified by its ``ID``, adds or
-replaces only that rule, keeps every other rule in place and in order, is idempotent, and on
-delete removes only its own rule (deleting the configuration only when nothing else is left).
+the rules a customer already has, and delete them all when the stack goes. This handler owns
+exactly one rule, identified by its ``ID``, and leaves every other rule in place and in order.
+The merge, and its defence against concurrent writers (read, write, confirm, retry within
+bounds), is `registration.cors_merge`: the same code `encord-register cors` runs. It is
+bundled next to this file in the Lambda asset (`stacks.bucket_cors.SHARED_MODULES`).
+
+Each function serves the buckets named in its ``ENCORD_CORS_BUCKETS`` environment variable
+(comma-separated, set by the construct: one bucket per function) and refuses any event for
+another bucket, whoever invokes it.
 
 Resource properties (CloudFormation sends every value as a string):
-``BucketName``, ``Region`` (may be empty: the bucket's region is looked up), ``RuleId``,
+``BucketName``, ``Region`` (may be empty: boto3's region is used), ``RuleId``,
 ``AllowedOrigins`` (list), ``AllowedMethods`` (list), ``AllowedHeaders`` (list),
-``ExposeHeaders`` (list), ``MaxAgeSeconds``.
+``ExposeHeaders`` (list), ``MaxAgeSeconds``, and ``ReplacesRuleIds`` (list, optional: former
+IDs of this rule, removed when it is put in place).
 
-Only the standard library and boto3 are used: this file is the Lambda's code.
+The physical resource ID is ``<bucket>/<rule ID>``: a Delete removes the rule it names, so
+when CloudFormation replaces the resource (creates the new one, then deletes the old), the
+old one's Delete removes only the old rule.
+
+Only the standard library, boto3 and the bundled `registration.cors_merge` are used.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 import boto3
 from botocore.exceptions import ClientError
+
+from registration.cors_merge import (
+    DEFAULT_BOUNDS,
+    Bounds,
+    CorsMergeError,
+    delete_rules,
+    put_rule,
+)
 
 LOG = logging.getLogger(__name__)
 LOG.setLevel(logging.INFO)
 
 #: The custom resource type this handler serves (the stack and the local emulator key on it).
 RESOURCE_TYPE = "Custom::EncordBucketCors"
-#: S3 accepts at most this many CORS rules per bucket.
-MAX_CORS_RULES = 100
+#: The environment variable that names the buckets a function may change (comma-separated).
+ALLOWED_BUCKETS_ENV = "ENCORD_CORS_BUCKETS"
 
 S3ClientFactory = Callable[[str | None], Any]
+
+
+class EventRefused(Exception):
+    """The event asks for something this function was not deployed to do."""
+
+
+def allowed_buckets_from(environ: dict[str, str] | os._Environ[str]) -> frozenset[str]:
+    """The buckets named in `ALLOWED_BUCKETS_ENV` (none when unset: everything is refused)."""
+    return frozenset(b for b in environ.get(ALLOWED_BUCKETS_ENV, "").split(",") if b)
 
 
 def rule_from_properties(props: dict[str, Any]) -> dict[str, Any]:
@@ -48,69 +76,62 @@ def rule_from_properties(props: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def merge_rule(existing: list[dict[str, Any]], rule: dict[str, Any]) -> list[dict[str, Any]]:
-    """`existing` with `rule` added, or replacing the rule with the same ID in place."""
-    merged: list[dict[str, Any]] = []
-    placed = False
-    for current in existing:
-        if current.get("ID") == rule["ID"]:
-            if not placed:
-                merged.append(rule)
-                placed = True
-            continue
-        merged.append(current)
-    if not placed:
-        merged.append(rule)
-    if len(merged) > MAX_CORS_RULES:
-        raise ValueError(
-            f"the bucket already has {len(existing)} CORS rules; S3 allows {MAX_CORS_RULES}. "
-            "Remove unused rules, then deploy again"
-        )
-    return merged
-
-
-def remove_rule(existing: list[dict[str, Any]], rule_id: str) -> list[dict[str, Any]]:
-    """`existing` without the rule whose ID is `rule_id`."""
-    return [r for r in existing if r.get("ID") != rule_id]
-
-
-def read_rules(s3: Any, bucket: str) -> list[dict[str, Any]]:
-    """The bucket's CORS rules (empty when it has no CORS configuration)."""
-    try:
-        return list(s3.get_bucket_cors(Bucket=bucket).get("CORSRules", []))
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") == "NoSuchCORSConfiguration":
-            return []
-        raise
-
-
-def write_rules(s3: Any, bucket: str, rules: list[dict[str, Any]]) -> None:
-    """Store `rules` as the bucket's CORS configuration (deleting it when empty)."""
-    if rules:
-        s3.put_bucket_cors(Bucket=bucket, CORSConfiguration={"CORSRules": rules})
-    else:
-        s3.delete_bucket_cors(Bucket=bucket)
-
-
 def _default_client(region: str | None) -> Any:
     return boto3.client("s3", region_name=region or None)
 
 
+def _check_bucket(bucket: str, allowed: Collection[str]) -> None:
+    if bucket not in allowed:
+        served = ", ".join(sorted(allowed)) or "none"
+        raise EventRefused(
+            f"bucket {bucket} is not a bucket this function was deployed for (it serves: "
+            f"{served}); the event was refused and nothing was changed. Configure the bucket "
+            "in the stack and deploy it, or run `encord-register cors apply --bucket "
+            f"{bucket}` yourself"
+        )
+
+
 def apply_event(
-    event: dict[str, Any], client_for: S3ClientFactory = _default_client
+    event: dict[str, Any],
+    client_for: S3ClientFactory = _default_client,
+    *,
+    allowed_buckets: Collection[str],
+    bounds: Bounds = DEFAULT_BOUNDS,
 ) -> tuple[str, dict[str, str]]:
-    """Carry out one CloudFormation request; return (physical resource ID, data)."""
+    """Carry out one CloudFormation request; return (physical resource ID, data).
+
+    Raises `EventRefused` for a bucket outside `allowed_buckets`, `CorsMergeError` when the
+    rule cannot be put in place, and `RuntimeError` (explained) when S3 refuses.
+    """
     props = event["ResourceProperties"]
     bucket = str(props["BucketName"])
     region = str(props.get("Region") or "") or None
     rule_id = str(props["RuleId"])
-    physical_id = f"{bucket}/{rule_id}"
-    s3 = client_for(region)
     request = event["RequestType"]
+    if request == "Delete":
+        # The physical ID names the bucket and rule this resource instance put in place.
+        old_id = str(event.get("PhysicalResourceId") or f"{bucket}/{rule_id}")
+        old_bucket, _, old_rule = old_id.rpartition("/")
+        if not old_bucket:  # a Create that failed before answering with a physical ID
+            return old_id, {}
+        _check_bucket(old_bucket, allowed_buckets)
+        try:
+            delete_rules(client_for(region), old_bucket, [old_rule], bounds=bounds)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "NoSuchBucket":
+                raise RuntimeError(_explain(exc, old_bucket, region)) from exc
+            LOG.info("bucket %s is gone; nothing to remove", old_bucket)
+        return old_id, {}
+    _check_bucket(bucket, allowed_buckets)
+    rule = rule_from_properties(props)
+    former = [str(r) for r in props.get("ReplacesRuleIds") or []]
     try:
-        return _apply(event, s3, request, bucket, rule_id, physical_id)
+        outcome = put_rule(client_for(region), bucket, rule, replaces=former, bounds=bounds)
     except ClientError as exc:
         raise RuntimeError(_explain(exc, bucket, region)) from exc
+    kept = outcome.others(rule_id)
+    LOG.info("bucket %s: rule %s in place, %d other rule(s) kept", bucket, rule_id, kept)
+    return f"{bucket}/{rule_id}", {"RuleId": rule_id, "OtherRules": str(kept)}
 
 
 def _explain(exc: ClientError, bucket: str, region: str | None) -> str:
@@ -136,35 +157,6 @@ def _explain(exc: ClientError, bucket: str, region: str | None) -> str:
             "denies s3:GetBucketCORS/s3:PutBucketCORS to the stack's handler role"
         )
     return f"{exc.operation_name} on {bucket} failed: {code} {exc}"
-
-
-def _apply(
-    event: dict[str, Any], s3: Any, request: str, bucket: str, rule_id: str, physical_id: str
-) -> tuple[str, dict[str, str]]:
-    props = event["ResourceProperties"]
-    if request == "Delete":
-        # CloudFormation deletes the old resource after an update that changed the bucket:
-        # the physical ID of the event names the bucket and rule to clean up.
-        old_id = str(event.get("PhysicalResourceId") or physical_id)
-        old_bucket, _, old_rule = old_id.rpartition("/")
-        old_bucket = old_bucket or bucket
-        try:
-            rules = read_rules(s3, old_bucket)
-            if any(r.get("ID") == (old_rule or rule_id) for r in rules):
-                write_rules(s3, old_bucket, remove_rule(rules, old_rule or rule_id))
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") != "NoSuchBucket":
-                raise
-            LOG.info("bucket %s is gone; nothing to remove", old_bucket)
-        return old_id, {}
-    rule = rule_from_properties(props)
-    rules = read_rules(s3, bucket)
-    merged = merge_rule(rules, rule)
-    if merged != rules:
-        write_rules(s3, bucket, merged)
-    kept = sum(1 for r in merged if r.get("ID") != rule_id)
-    LOG.info("bucket %s: rule %s in place, %d other rule(s) kept", bucket, rule_id, kept)
-    return physical_id, {"RuleId": rule_id, "OtherRules": str(kept)}
 
 
 def _respond(
@@ -196,7 +188,11 @@ def handler(event: dict[str, Any], context: Any) -> None:
     LOG.info("%s %s", event.get("RequestType"), event.get("LogicalResourceId"))
     fallback_id = str(event.get("PhysicalResourceId") or event.get("LogicalResourceId", "cors"))
     try:
-        physical_id, data = apply_event(event)
+        physical_id, data = apply_event(event, allowed_buckets=allowed_buckets_from(os.environ))
+    except (EventRefused, CorsMergeError) as exc:
+        LOG.error("refused: %s", exc)
+        _respond(event, "FAILED", fallback_id, {}, str(exc))
+        return
     except Exception as exc:
         LOG.exception("CORS update failed")
         _respond(event, "FAILED", fallback_id, {}, f"{type(exc).__name__}: {exc}")

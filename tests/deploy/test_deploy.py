@@ -10,6 +10,7 @@ and delete of the role, policy and buckets, the outputs) is the real thing.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ pytestmark = [pytest.mark.deploy, pytest.mark.xdist_group("deploy"), pytest.mark
 
 STACK = "EncordAccessDeployTest"
 EXISTING = "customer-existing-data"
+DROPPED = "customer-dropped-data"  # configured on the first deploy only
 CREATED = "encord-created-data"
 CUSTOMER_RULE = {
     "ID": "customer-web-app",
@@ -42,10 +44,12 @@ CONFIG: dict[str, Any] = {
     "buckets": [
         {"name": EXISTING, "prefixes": ["images/", "videos/"]},
         {"name": CREATED, "create": True},
+        {"name": DROPPED, "prefixes": ["scans/"]},
     ],
     "maxSessionDurationHours": 2,
 }
-OUR_RULE_ID = f"encord-access-{STACK}"
+LEGACY_RULE_ID = f"encord-access-{STACK}"  # the rule ID before per-bucket IDs
+RULE_ID_PATTERN = rf"encord-access-{STACK}-us-east-1-[0-9a-f]{{8}}"
 ENCORD_ORIGINS = ["https://app.encord.com", "https://app.us.encord.com"]
 
 
@@ -70,9 +74,9 @@ def cors_rules(s3: Any, bucket: str) -> list[dict[str, Any]]:
     return list(s3.get_bucket_cors(Bucket=bucket)["CORSRules"])
 
 
-def our_rule(origins: list[str]) -> dict[str, Any]:
+def our_rule(origins: list[str], rule_id: str) -> dict[str, Any]:
     return {
-        "ID": OUR_RULE_ID,
+        "ID": rule_id,
         "AllowedOrigins": origins,
         "AllowedMethods": ["GET", "HEAD"],
         "AllowedHeaders": ["*"],
@@ -97,13 +101,17 @@ def test_deploy_redeploy_destroy(
     endpoint, work = aws
     s3, iam = client(endpoint, "s3"), client(endpoint, "iam")
     s3.create_bucket(Bucket=EXISTING)
-    s3.put_bucket_cors(Bucket=EXISTING, CORSConfiguration={"CORSRules": [CUSTOMER_RULE]})
+    # The rule an earlier version of the stack put there, under the old ID.
+    legacy = {**our_rule(ENCORD_ORIGINS, LEGACY_RULE_ID), "AllowedOrigins": ["https://old.example"]}
+    s3.put_bucket_cors(Bucket=EXISTING, CORSConfiguration={"CORSRules": [CUSTOMER_RULE, legacy]})
+    s3.create_bucket(Bucket=DROPPED)
+    s3.put_bucket_cors(Bucket=DROPPED, CORSConfiguration={"CORSRules": [CUSTOMER_RULE]})
     for key in ("images/cat 1.jpg", "images/dog.png", "videos/clip.mp4", "private/secret.txt"):
         s3.put_object(Bucket=EXISTING, Key=key, Body=b"data")
     env = cdk_cli.cdk_env(endpoint, work)
     out_dir, outputs_file = work / "cdk.out", work / "cdk-outputs.json"
 
-    cdk_cli.bootstrap(env, out_dir)
+    cdk_cli.bootstrap(env, CONFIG, out_dir)
     cdk_cli.deploy(env, CONFIG, out_dir, outputs_file)
 
     # The outputs are what the helper reads.
@@ -113,7 +121,11 @@ def test_deploy_redeploy_destroy(
     assert [(b.name, b.prefixes, b.created, b.region) for b in outputs.buckets] == [
         (EXISTING, ("images/", "videos/"), False, "us-east-1"),
         (CREATED, ("",), True, "us-east-1"),
+        (DROPPED, ("scans/",), False, "us-east-1"),
     ]
+    rule_ids = {b.name: str(b.cors_rule_id) for b in outputs.buckets}
+    assert all(re.fullmatch(RULE_ID_PATTERN, i) for i in rule_ids.values()), rule_ids
+    assert len(set(rule_ids.values())) == 3  # one rule ID per bucket
     assert outputs.cors_origins == tuple(ENCORD_ORIGINS)
     assert outputs.trusted_principals == ("arn:aws:iam::210987654321:root",)
 
@@ -143,14 +155,17 @@ def test_deploy_redeploy_destroy(
                 f"arn:aws:s3:::{EXISTING}/images/*",
                 f"arn:aws:s3:::{EXISTING}/videos/*",
                 f"arn:aws:s3:::{CREATED}/*",
+                f"arn:aws:s3:::{DROPPED}/scans/*",
             ],
             "Sid": "ReadConfiguredPrefixes",
         }
     ]
 
-    # CORS: the customer's rule kept as it was, ours added; the created bucket has only ours.
-    assert cors_rules(s3, EXISTING) == [CUSTOMER_RULE, our_rule(ENCORD_ORIGINS)]
-    assert cors_rules(s3, CREATED) == [our_rule(ENCORD_ORIGINS)]
+    # CORS: the customer's rule kept as it was, ours added in place of the old-ID rule of an
+    # earlier version; the created bucket has only ours.
+    assert cors_rules(s3, EXISTING) == [CUSTOMER_RULE, our_rule(ENCORD_ORIGINS, rule_ids[EXISTING])]
+    assert cors_rules(s3, DROPPED) == [CUSTOMER_RULE, our_rule(ENCORD_ORIGINS, rule_ids[DROPPED])]
+    assert cors_rules(s3, CREATED) == [our_rule(ENCORD_ORIGINS, rule_ids[CREATED])]
     encryption = s3.get_bucket_encryption(Bucket=CREATED)["ServerSideEncryptionConfiguration"]
     assert encryption["Rules"][0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
 
@@ -180,16 +195,20 @@ def test_deploy_redeploy_destroy(
         f"https://{EXISTING}.s3.us-east-1.amazonaws.com/videos/clip.mp4",
     ]  # private/ is outside the granted prefixes and never listed
 
-    # Redeploy with another origin: ours is updated in place, the customer's survives.
+    # Redeploy with another origin and without one bucket: ours is updated in place, the
+    # dropped bucket's rule is removed (while its handler may still do so), the customer's
+    # rules survive.
     origins = [*ENCORD_ORIGINS, "https://labelling.customer.example"]
-    cdk_cli.deploy(env, {**CONFIG, "corsOrigins": origins}, out_dir, outputs_file)
-    assert cors_rules(s3, EXISTING) == [CUSTOMER_RULE, our_rule(origins)]
-    assert cors_rules(s3, CREATED) == [our_rule(origins)]
+    narrowed = {**CONFIG, "corsOrigins": origins, "buckets": CONFIG["buckets"][:2]}
+    cdk_cli.deploy(env, narrowed, out_dir, outputs_file)
+    assert cors_rules(s3, DROPPED) == [CUSTOMER_RULE]
+    assert cors_rules(s3, EXISTING) == [CUSTOMER_RULE, our_rule(origins, rule_ids[EXISTING])]
+    assert cors_rules(s3, CREATED) == [our_rule(origins, rule_ids[CREATED])]
     assert load_outputs_file(outputs_file).cors_origins == tuple(origins)
     assert iam.get_role(RoleName=role_name)["Role"]["Arn"] == outputs.role_arn  # not replaced
 
     # Destroy: our rule goes, the customer's rule, bucket and objects stay; created bucket retained.
-    cdk_cli.destroy(env, {**CONFIG, "corsOrigins": origins}, out_dir)
+    cdk_cli.destroy(env, narrowed, out_dir)
     assert cors_rules(s3, EXISTING) == [CUSTOMER_RULE]
     keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket=EXISTING)["Contents"])
     assert keys == ["images/cat 1.jpg", "images/dog.png", "private/secret.txt", "videos/clip.mp4"]

@@ -71,9 +71,12 @@ def test_demo_runs_end_to_end_twice_and_leaves_nothing_running(tmp_path: Path) -
 
     # What the demo shows is true: the stand-in holds the items, the report agrees.
     assert "folder demo/s3-data: 8 item(s)" in output
-    assert (
-        "['customer-dashboard', 'encord-access-EncordAccessDemo'] (the customer's kept)" in output
-    )
+    # The customer's rule, and the stack's own (named for stack, region and construct).
+    assert re.search(
+        r"\['customer-dashboard', 'encord-access-EncordAccessDemo-[a-z0-9-]+-[0-9a-f]{8}'\] "
+        r"\(the customer's kept\)",
+        output,
+    ), output
     assert "files sent this run 0" in output  # the re-run registered nothing twice
     report = json.loads((out / "register-report.json").read_text())
     assert report["totals"]["registered"] == 8

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import pytest
 
 from registration.cli import main
 from registration.exit_codes import ExitStatus
+from tests.standin import FaultPlan, Hold
 from tests.standin.testing import (
     EncordEnv,
     cli_command,
@@ -144,3 +146,82 @@ def test_two_crashes_in_a_row_still_register_everything_once(tmp_path):
         counts = Counter(url for item in env.items(FOLDER) for url in item["urls"])
         assert counts == Counter(urls)
         assert sum(1 for j in env.standin.jobs() if j["skipDuplicateUrls"]) >= 2
+
+
+# -- Encord running jobs side by side ----------------------------------------------------------
+# Each run first loses the answer of one start (the job exists; the helper never hears of it),
+# then is SIGKILLed at one of these points; the stand-in runs overlapping jobs concurrently and
+# injects 20% transient faults throughout (seeded).
+CHAOS_KILLS = [
+    ("start", "after", 1),  # a re-send took effect, its answer never arrives either
+    ("items", "before", 0),  # while recording what the folder holds / listing for duplicates
+    ("delete_items", "before", 0),  # the removal is planned, not done
+    ("delete_items", "after", 0),  # the duplicates are gone, the state does not know yet
+    ("poll", "after", 1),  # a job finished, the answer is lost with the process
+]
+CHAOS_FAULTS = FaultPlan(
+    rate_429=0.06,
+    rate_500=0.06,
+    rate_drop=0.05,
+    rate_slow=0.03,
+    slow_seconds=0.05,
+    drop_routes=frozenset({"start", "items", "delete_items", "create_folder", "list_folders"}),
+    seed=20,
+)
+
+
+def _run_until_held(env: EncordEnv, manifests: Path, hold: Hold, *extra: str) -> bool:
+    """Run the CLI; SIGKILL it once `hold` catches a request. False if it ended first."""
+    proc = _start(env, manifests, *extra)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if hold.reached.wait(0.05):
+                proc.send_signal(signal.SIGKILL)
+                proc.wait(timeout=20)
+                return True
+            if proc.poll() is not None:
+                return False
+        raise AssertionError(f"neither held nor finished: {proc.communicate(timeout=5)}")
+    finally:
+        hold.release()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+def test_concurrent_jobs_faults_and_sigkills_register_every_object_exactly_once(tmp_path):
+    manifests = tmp_path / "m"
+    urls: list[str] = []
+    for i in range(1, 7):
+        group = image_urls(f"chaos{i}", 3)
+        urls += group
+        write_manifest(manifests, i, images=group)  # skip_duplicate_urls off in the files
+    with encord_env(tmp_path, job_latency=0.4, max_poll_hold=0.2, concurrent_jobs=True) as env:
+        env.standin.set_faults(CHAOS_FAULTS)
+        killed = 0
+        for route, phase, skip in CHAOS_KILLS:
+            env.standin.lose_answers("start", 1)
+            hold = env.standin.hold(route, phase, skip)
+            killed += _run_until_held(env, manifests, hold, "--max-retries", "12")
+        assert killed >= 3
+        env.standin.lose_answers("start", 1)
+        report = tmp_path / "report.json"
+
+        code = main(
+            env.args(
+                manifests, FOLDER, "--jobs", "2", "--max-retries", "12", "--report", str(report)
+            )
+        )
+
+        assert code == ExitStatus.OK
+        counts = Counter(url for item in env.items(FOLDER) for url in item["urls"])
+        assert counts == Counter(urls)
+        jobs = env.standin.jobs()
+        assert sum(j["itemsCreated"] for j in jobs) > len(urls)  # the race did happen
+        data = json.loads(report.read_text())
+        assert data["totals"]["removed_duplicates"] == sum(j["itemsCreated"] for j in jobs) - len(
+            urls
+        )
+        kept = {item["uuid"] for item in env.items(FOLDER)}
+        assert all(r["kept"] in kept for f in data["files"] for r in f["removed_duplicates"])

@@ -15,7 +15,8 @@ from registration.cli import main
 from registration.exit_codes import ExitStatus
 from tests.standin.testing import encord_env
 
-# The keys-file source builds URLs offline; dummy credentials keep boto3 from looking further.
+# The keys-file source builds URLs offline (--trust-keys: no HeadObject); dummy credentials
+# keep boto3 from looking further.
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("offline_aws")]
 BUCKET = "demo-bucket"
 REGION = "eu-west-1"
@@ -53,7 +54,7 @@ def _held(env, folder: str) -> list[tuple[str, str, str, dict[str, object]]]:
 
 def test_manifest_then_register_lands_exactly_the_expected_items(tmp_path, keys_file):
     out = tmp_path / "manifests"
-    source = ["--keys-file", str(keys_file), "--bucket", BUCKET, "--region", REGION]
+    source = ["--keys-file", str(keys_file), "--trust-keys", "--bucket", BUCKET, "--region", REGION]
     assert main(["manifest", *source, "--out", str(out), "--max-items", "2"]) == ExitStatus.OK
     with encord_env(tmp_path, job_latency=0.05) as env:
         assert main(env.args(out, "journey/all")) == ExitStatus.OK
@@ -71,7 +72,8 @@ def test_register_builds_the_manifests_on_the_fly(tmp_path, keys_file):
         args = env.args(tmp_path, "journey/fly", "--state", str(state))
         at = args.index("--manifests")
         del args[at : at + 2]
-        args += ["--keys-file", str(keys_file), "--bucket", BUCKET, "--region", REGION]
+        args += ["--keys-file", str(keys_file), "--trust-keys", "--bucket", BUCKET]
+        args += ["--region", REGION]
 
         assert main(args) == ExitStatus.OK
         assert main(args) == ExitStatus.OK  # rebuilt identically: nothing sent again

@@ -87,10 +87,15 @@ def context_args(config: dict[str, Any]) -> list[str]:
     return ["-c", f"encord={json.dumps(config, separators=(',', ':'))}"]
 
 
-def bootstrap(env: dict[str, str], out_dir: Path) -> None:
-    """`cdk bootstrap` into the emulator's account and region."""
+def bootstrap(env: dict[str, str], config: dict[str, Any], out_dir: Path) -> None:
+    """`cdk bootstrap` into the emulator's account and region.
+
+    The CLI runs the app to bootstrap too, so it gets the configuration the deploy will use
+    (the sample's placeholder external ID stops the app).
+    """
     target = f"aws://{EMULATOR_ENV['CDK_DEFAULT_ACCOUNT']}/{EMULATOR_ENV['AWS_REGION']}"
-    run_cdk(["bootstrap", target, "--output", str(out_dir), "--no-notices"], env)
+    args = ["bootstrap", target, *context_args(config), "--output", str(out_dir), "--no-notices"]
+    run_cdk(args, env)
 
 
 def deploy(env: dict[str, str], config: dict[str, Any], out_dir: Path, outputs_file: Path) -> str:

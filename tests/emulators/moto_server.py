@@ -24,8 +24,18 @@ access stack (see the project's local-emulation notes):
    and the requested headers; the patch does exactly that, so `verify`'s real preflight is
    tested against private objects and buckets with several rules, as real data is.
 
-So a deploy here proves the template's wiring and the handler's merge logic against a real
-S3 API; it does not prove the Lambda runtime itself (packaging, IAM of the handler role).
+6. moto updates a stack in the wrong order (it deletes removed resources first) and ignores
+   a role's inline ``Policies`` on update. The patch follows CloudFormation: create and
+   update first, then delete the removed and replaced resources in the cleanup phase, each
+   before what it depends on, where a failed delete is logged (``cleanup: DELETE_FAILED``)
+   and not rolled back. The custom resource's S3 calls are authorised against its
+   function's role as IAM holds it at that moment, and the event is given the function's
+   environment, so a handler that loses its permission before its delete fails here as
+   it would on AWS.
+
+So a deploy here proves the template's wiring, the order of its updates and deletes, the
+handler role's permissions and the handler's merge logic against a real S3 API; it does not
+prove the Lambda runtime itself (packaging, the asset's imports).
 
 Run standalone (the demo does): ``python -m tests.emulators.moto_server --port 0
 --ready-file F`` writes ``http://localhost:PORT`` to F when it accepts requests and serves
@@ -47,6 +57,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from registration.cors_merge import Bounds
 
 #: Dummy credentials and settings every client of the emulator uses.
 EMULATOR_ENV = {
@@ -83,7 +95,6 @@ def _cfn_cors_to_moto(cors: dict[str, Any]) -> list[dict[str, Any]]:
 
 def patch_moto(endpoint_url: str) -> None:
     """Install the two patches into this process's moto (call before serving)."""
-    import boto3
     from moto.cloudformation import parsing
     from moto.cloudformation.custom_model import CustomModel
     from moto.s3 import models as s3_models
@@ -125,32 +136,42 @@ def patch_moto(endpoint_url: str) -> None:
     bucket_cls.create_from_cloudformation_json = classmethod(create_bucket)  # type: ignore[assignment]
     bucket_cls.update_from_cloudformation_json = classmethod(update_bucket)  # type: ignore[assignment]
     _patch_managed_policy()
+    _patch_role_inline_policies()
     _patch_previous_parameters()
     _patch_preflight()
-
-    def s3_client(region: str | None) -> Any:
-        return boto3.client(
-            "s3",
-            endpoint_url=endpoint_url,
-            region_name=region or "us-east-1",
-            aws_access_key_id="test",
-            aws_secret_access_key="test",
-        )
+    _patch_update_order()
 
     class EncordCorsResource(CustomModel):
-        """`Custom::EncordBucketCors` carried out in-process by the project's handler logic."""
+        """`Custom::EncordBucketCors` carried out in-process by the project's handler logic.
+
+        As the Lambda runtime would: the event goes to the function its ``ServiceToken``
+        names, with that function's environment (the bucket allow-list), and every S3 call
+        is authorised against that function's role as IAM holds it at the moment of the call.
+        """
 
         __module__ = "moto.cloudformation.encord_cors"  # moto's model registry keys on it
         properties: dict[str, Any]
 
         @classmethod
         def _run(
-            cls, request: str, properties: dict[str, Any], physical_id: str | None
+            cls,
+            request: str,
+            properties: dict[str, Any],
+            physical_id: str | None,
+            old_properties: dict[str, Any] | None = None,
         ) -> tuple[str, dict[str, str]]:
-            event = {"RequestType": request, "ResourceProperties": properties}
+            event: dict[str, Any] = {"RequestType": request, "ResourceProperties": properties}
             if physical_id:
                 event["PhysicalResourceId"] = physical_id
-            return cors_handler.apply_event(event, s3_client)
+            if old_properties is not None:
+                event["OldResourceProperties"] = old_properties
+            function = _function_for(properties["ServiceToken"])
+            return cors_handler.apply_event(
+                event,
+                lambda region: _s3_client_as(endpoint_url, region, function.role),
+                allowed_buckets=cors_handler.allowed_buckets_from(function.environment_vars),
+                bounds=EMULATOR_BOUNDS,
+            )
 
         @classmethod
         def create_from_cloudformation_json(  # type: ignore[override]
@@ -178,10 +199,16 @@ def patch_moto(endpoint_url: str) -> None:
             region_name: str,
         ) -> EncordCorsResource:
             properties = cloudformation_json["Properties"]
-            physical_id, data = cls._run("Update", properties, original_resource.resource_name)
+            physical_id, data = cls._run(
+                "Update", properties, original_resource.resource_name, original_resource.properties
+            )
             if physical_id != original_resource.resource_name:
-                # A new physical ID means CloudFormation deletes the old resource afterwards.
-                cls._run("Delete", original_resource.properties, original_resource.resource_name)
+                # A new physical ID means CloudFormation deletes the old resource, in cleanup.
+                old_properties, old_id = (
+                    original_resource.properties,
+                    original_resource.resource_name,
+                )
+                _CLEANUP.pending.append(lambda: cls._run("Delete", old_properties, old_id))
             resource = cls(region_name, "local", original_resource.logical_id, physical_id)
             resource.properties = properties
             resource.set_data(data)
@@ -198,6 +225,213 @@ def patch_moto(endpoint_url: str) -> None:
         return original_class_from_type(resource_type)
 
     parsing.resource_class_from_type = resource_class_from_type
+
+
+#: The custom resource's merge bounds here: a short settle keeps deploys quick.
+EMULATOR_BOUNDS = Bounds(attempts=5, deadline_seconds=30, settle_seconds=0.05)
+#: IAM actions of the S3 calls the CORS handler makes (DeleteBucketCors is PutBucketCORS).
+_S3_ACTIONS = {
+    "GetBucketCors": "s3:GetBucketCORS",
+    "PutBucketCors": "s3:PutBucketCORS",
+    "DeleteBucketCors": "s3:PutBucketCORS",
+}
+_CLEANUP = threading.local()
+"""Deletes of replaced custom resources, run in the update's cleanup phase (`pending`)."""
+
+
+def _function_for(service_token: str) -> Any:
+    """The Lambda function a custom resource's ServiceToken names, from moto's backend."""
+    from moto.awslambda.models import lambda_backends
+
+    region = service_token.split(":")[3]
+    return lambda_backends[ACCOUNT_ID][region].get_function(service_token)
+
+
+def _role_allows(role_arn: str, action: str, resource: str) -> bool:
+    """Whether the role, as IAM holds it now, allows `action` on `resource` (no Deny)."""
+    import json
+
+    from moto.iam.access_control import IAMPolicy, PermissionResult
+    from moto.iam.models import iam_backends
+
+    backend = iam_backends[ACCOUNT_ID]["aws"]
+    try:
+        role = backend.get_role_by_arn(role_arn)
+    except Exception:  # the role is gone: nothing is allowed
+        return False
+    policies = [
+        IAMPolicy(d if isinstance(d, str) else json.dumps(d)) for d in role.policies.values()
+    ] + [IAMPolicy(p) for p in role.managed_policies.values()]
+    results = [policy.is_action_permitted(action, resource) for policy in policies]
+    return PermissionResult.DENIED not in results and PermissionResult.PERMITTED in results
+
+
+def _s3_client_as(endpoint_url: str, region: str | None, role_arn: str) -> Any:
+    """An S3 client whose CORS calls IAM authorises as `role_arn` (AccessDenied otherwise)."""
+    import boto3
+    from botocore.exceptions import ClientError
+
+    client = boto3.client(
+        "s3",
+        endpoint_url=endpoint_url,
+        region_name=region or "us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
+
+    def authorise(model: Any, params: dict[str, Any], **_: Any) -> None:
+        action = _S3_ACTIONS.get(model.name, f"s3:{model.name}")
+        resource = f"arn:aws:s3:::{params.get('Bucket', '')}"
+        if not _role_allows(role_arn, action, resource):
+            message = f"{role_arn} is not authorized to perform: {action} on resource: {resource}"
+            raise ClientError({"Error": {"Code": "AccessDenied", "Message": message}}, model.name)
+
+    client.meta.events.register("before-parameter-build.s3", authorise)
+    return client
+
+
+def _references(value: Any) -> set[str]:
+    """Logical IDs a resource's JSON refers to (Ref, Fn::GetAtt, Fn::Sub is not used here)."""
+    found: set[str] = set()
+    if isinstance(value, dict):
+        if isinstance(value.get("Ref"), str):
+            found.add(value["Ref"])
+        target = value.get("Fn::GetAtt")
+        if isinstance(target, list) and target:
+            found.add(str(target[0]))
+        for item in value.values():
+            found |= _references(item)
+    elif isinstance(value, list):
+        for item in value:
+            found |= _references(item)
+    return found
+
+
+def _deletion_order(names: list[str], resources: dict[str, Any]) -> list[str]:
+    """`names` so that a resource goes before everything it depends on (CloudFormation's order)."""
+    depends: dict[str, set[str]] = {}
+    for name in names:
+        resource = resources.get(name, {})
+        on = resource.get("DependsOn", [])
+        depends[name] = (_references(resource) | set([on] if isinstance(on, str) else on)) & set(
+            names
+        )
+    order: list[str] = []
+    left = list(names)
+    while left:
+        free = [n for n in left if not any(n in depends[o] for o in left if o != n)] or left[:1]
+        order += free
+        left = [n for n in left if n not in free]
+    return order
+
+
+def _patch_update_order() -> None:
+    """Update a stack as CloudFormation does: create and update first, delete in cleanup.
+
+    moto deletes the removed resources first, in any order. CloudFormation creates the new
+    resources and updates the changed ones, then, in the cleanup phase, deletes the removed
+    (and replaced) ones, each before what it depends on; a failed delete in cleanup is
+    reported but does not roll the update back (the resource is left behind).
+    """
+    from moto.cloudformation import parsing
+
+    def update(
+        self: Any, template: dict[str, Any], parameters: dict[str, Any] | None = None
+    ) -> None:
+        diff = self.build_resource_diff(template, parameters)
+        old_resources = dict(self._resource_json_map)
+        self._template = template
+        if parameters:
+            self.input_parameters = parameters
+        self.load_mapping()
+        self.load_parameters()
+        self.load_conditions()
+        self._resource_json_map = template["Resources"]
+        _CLEANUP.pending = []
+        for name in diff["Add"]:
+            _ = self[name]
+        left = list(diff["Modify"])
+        for _attempt in range(5):
+            failed: list[str] = []
+            for name in left:
+                try:
+                    self._parsed_resources[name] = parsing.parse_and_update_resource(
+                        name,
+                        self._resource_json_map[name],
+                        self,
+                        account_id=self._account_id,
+                        region_name=self._region_name,
+                    )
+                except Exception as exc:
+                    failed.append(name)
+                    last = exc
+            left = failed
+            if not left:
+                break
+        if left:
+            raise last
+        for delete_replaced in _CLEANUP.pending:
+            _cleanup_step(delete_replaced, "a replaced custom resource")
+        for name in _deletion_order(diff["Remove"], old_resources):
+            resource = self._parsed_resources.pop(name, None)
+            if resource is not None:
+                _cleanup_step(
+                    lambda r=resource, n=name: self._delete_resource(r, old_resources[n]), name
+                )
+
+    def delete(self: Any) -> None:
+        names = [
+            k
+            for k, v in self._resource_json_map.items()
+            if v.get("DeletionPolicy") != "Retain" and k in self._parsed_resources
+        ]
+        for name in _deletion_order(names, self._resource_json_map):
+            resource = self._parsed_resources.get(name)
+            if resource is not None and not isinstance(resource, str):
+                self._delete_resource(resource, self._resource_json_map[name])
+                self._parsed_resources.pop(name)
+
+    parsing.ResourceMap.update = update  # type: ignore[method-assign]
+    parsing.ResourceMap.delete = delete  # type: ignore[method-assign]
+
+
+def _cleanup_step(step: Any, what: str) -> None:
+    """Run one delete of the cleanup phase; a failure is logged, as CloudFormation reports it."""
+    try:
+        step()
+    except Exception as exc:
+        print(f"cleanup: DELETE_FAILED {what}: {type(exc).__name__}: {exc}", flush=True)
+
+
+def _patch_role_inline_policies() -> None:
+    """moto's CloudFormation update of a role ignores its inline ``Policies``; apply them."""
+    from moto.iam import models as iam_models
+
+    role_cls = iam_models.Role
+    original = role_cls.update_from_cloudformation_json.__func__  # type: ignore[attr-defined]
+
+    def update(
+        cls: Any,
+        original_resource: Any,
+        new_resource_name: str,
+        cloudformation_json: Any,
+        account_id: str,
+        region_name: str,
+    ) -> Any:
+        role = original(
+            cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name
+        )
+        wanted = {
+            p["PolicyName"]: p["PolicyDocument"]
+            for p in cloudformation_json.get("Properties", {}).get("Policies", [])
+        }
+        for name in [n for n in role.policies if n not in wanted]:
+            role.delete_policy(name)
+        for name, document in wanted.items():
+            role.put_policy(name, document)
+        return role
+
+    role_cls.update_from_cloudformation_json = classmethod(update)  # type: ignore[assignment]
 
 
 def _patch_managed_policy() -> None:

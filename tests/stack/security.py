@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 PARTITION = "aws"
+ENCRYPTION_CONTEXT = "kms:EncryptionContext:aws:s3:arn"
 
 
 def resolve(value: Any) -> Any:
@@ -39,6 +40,37 @@ def _granted(resource: str, allowed: list[str]) -> bool:
     return resource in allowed
 
 
+def _kms_problems(logical_id: str, statement: dict[str, Any], buckets: list[Any]) -> list[str]:
+    """A KMS grant must name one key, hold only through S3 for its bucket's objects, and
+    allow GenerateDataKey only where Encord writes."""
+    actions = [a for a in as_list(statement.get("Action", [])) if a.startswith("kms:")]
+    if not actions:
+        return []
+    problems = []
+    condition = statement.get("Condition", {})
+    vias = as_list(condition.get("StringEquals", {}).get("kms:ViaService", []))
+    contexts = as_list(condition.get("StringLike", {}).get(ENCRYPTION_CONTEXT, []))
+    if not vias or not contexts:
+        problems.append(f"{logical_id}: {actions} without kms:ViaService and {ENCRYPTION_CONTEXT}")
+    users = [b for b in buckets if b.get("kmsKeyArn") in as_list(statement.get("Resource", []))]
+    if "kms:GenerateDataKey" in actions:
+        users = [b for b in users if b.get("writePrefix")]
+    allowed = set()
+    for bucket in users:
+        arn = f"arn:{PARTITION}:s3:::{bucket['name']}"
+        prefixes = [bucket["writePrefix"]] if bucket.get("writePrefix") else []
+        if "kms:GenerateDataKey" not in actions:
+            prefixes += bucket.get("prefixes", [""])
+        allowed |= {arn, *(f"{arn}/{p}*" for p in prefixes)}
+    regions = {f"s3.{b.get('region', 'us-east-1')}.amazonaws.com" for b in users}
+    if set(vias) - regions:
+        problems.append(f"{logical_id}: {actions} through S3 in {sorted(set(vias) - regions)}")
+    outside = sorted(set(contexts) - allowed)
+    if outside:
+        problems.append(f"{logical_id}: {actions} for objects outside the grants: {outside}")
+    return problems
+
+
 def security_problems(template: dict[str, Any], config: dict[str, Any]) -> list[str]:
     """Every way `template` breaks the promised security properties for `config`."""
     problems: list[str] = []
@@ -57,10 +89,13 @@ def security_problems(template: dict[str, Any], config: dict[str, Any]) -> list[
         account = mrap["arn"].split(":")[4]
         alias = mrap["arn"].rsplit("/", 1)[1]
         base = f"arn:{PARTITION}:s3::{account}:accesspoint/{alias}/object/"
-        for bucket in (b for b in buckets if b["name"] in mrap["buckets"]):
-            read_arns += [f"{base}{p}*" for p in bucket.get("prefixes", [""])]
-            if bucket.get("writePrefix"):
-                write_arns.append(f"{base}{bucket['writePrefix']}*")
+        # A grant through the access point holds for every bucket behind it: only what
+        # each of them allows may be granted there.
+        behind = [b for b in buckets if b["name"] in mrap["buckets"]]
+        reads = set.intersection(*(set(b.get("prefixes", [""])) for b in behind))
+        writes = set.intersection(*({b.get("writePrefix")} for b in behind)) - {None}
+        read_arns += [f"{base}{p}*" for p in reads]
+        write_arns += [f"{base}{p}*" for p in writes]
 
     for logical_id, resource in resources.items():
         props = resolve(resource.get("Properties", {}))
@@ -98,6 +133,7 @@ def security_problems(template: dict[str, Any], config: dict[str, Any]) -> list[
                         problems.append(
                             f"{logical_id}: PutObject outside a configured write prefix: {outside}"
                         )
+                problems += _kms_problems(logical_id, statement, buckets)
         cors_rules = []
         if resource["Type"] == "AWS::S3::Bucket":
             cors_rules = [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -93,12 +94,18 @@ def test_user_key_is_granted_only_through_s3(user: tuple[UserStack, Template, Pa
     (decrypt,) = [s for sid, s in statements(template).items() if sid.startswith("DecryptThrough")]
     assert decrypt["Action"] == "kms:Decrypt"  # no write prefix: no GenerateDataKey
     assert decrypt["Resource"] == {"Fn::GetAtt": [logical_id(stack, stack.key), "Arn"]}
+    bucket_arn = {"Fn::GetAtt": [logical_id(stack, stack.bucket), "Arn"]}
     assert decrypt["Condition"] == {
         "StringEquals": {
-            "kms:ViaService": [
-                {"Fn::Join": ["", ["s3.", {"Ref": "AWS::Region"}, ".amazonaws.com"]]}
+            "kms:ViaService": {"Fn::Join": ["", ["s3.", {"Ref": "AWS::Region"}, ".amazonaws.com"]]}
+        },
+        # Only for this bucket's objects under the prefix (or the bucket, with a Bucket Key).
+        "StringLike": {
+            "kms:EncryptionContext:aws:s3:arn": [
+                bucket_arn,
+                {"Fn::Join": ["", [bucket_arn, "/images/*"]]},
             ]
-        }
+        },
     }
 
 
@@ -128,8 +135,12 @@ def test_user_role_trusts_encord_only_with_the_external_id(
 
 def test_user_bucket_gets_the_cors_rule_directly(user: tuple[UserStack, Template, Path]) -> None:
     stack, template, _ = user
-    rule_id = stack.access.cors_rule_id
-    assert rule_id == f"encord-access-{cdk.Names.unique_id(stack.access)}"  # the default
+    rule_id = stack.resolve(stack.access.cors_rule_id_for(stack.bucket))
+    assert rule_id == stack.resolve(stack.access.cors_rule_id)
+    # The default: unique per stack name, region, and construct path + bucket (the hash).
+    prefix, region, digest = rule_id["Fn::Join"][1]
+    assert prefix == f"encord-access-{stack.stack_name}-" and region == {"Ref": "AWS::Region"}
+    assert re.fullmatch(r"-[0-9a-f]{8}", digest)
     (bucket,) = template.find_resources("AWS::S3::Bucket").values()
     assert bucket["Properties"]["CorsConfiguration"]["CorsRules"] == [
         {
@@ -196,9 +207,24 @@ def test_imported_bucket_gets_the_merging_custom_resource() -> None:
     assert props["MaxAgeSeconds"] == "3600"
     assert access.cors_handler is not None
     st = statements(template)
-    assert st["DecryptThroughS3Key0"]["Action"] == ["kms:Decrypt", "kms:GenerateDataKey"]
+    arn = {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":s3:::their-data"]]}
+
+    def objects(prefix: str) -> dict[str, Any]:
+        return {
+            "Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, f":s3:::their-data/{prefix}*"]]
+        }
+
+    via = {"kms:ViaService": "s3.eu-west-1.amazonaws.com"}
+    context = "kms:EncryptionContext:aws:s3:arn"
+    assert st["DecryptThroughS3Key0"]["Action"] == "kms:Decrypt"
     assert st["DecryptThroughS3Key0"]["Condition"] == {
-        "StringEquals": {"kms:ViaService": ["s3.eu-west-1.amazonaws.com"]}
+        "StringEquals": via,
+        "StringLike": {context: [arn, objects("scans/"), objects("videos/")]},
+    }
+    assert st["EncryptThroughS3Key0"]["Action"] == "kms:GenerateDataKey"
+    assert st["EncryptThroughS3Key0"]["Condition"] == {
+        "StringEquals": via,
+        "StringLike": {context: [arn, objects("videos/")]},
     }
     # The handler may touch the CORS of the managed bucket only.
     handler_policies = [
@@ -321,7 +347,7 @@ def test_each_required_prop_says_what_to_pass(change: dict[str, Any], expected: 
     stack = cdk.Stack(cdk.App(), "Missing")
     props: dict[str, Any] = {
         "trusted_principals": [iam.AccountPrincipal(ENCORD)],
-        "external_id": "ext",
+        "external_id": "encord-ext-construct",
         "buckets": [EncordBucket(bucket=s3.Bucket(stack, "Data"))],
         **change,
     }
@@ -338,6 +364,105 @@ def test_the_same_bucket_twice_is_a_problem() -> None:
             stack,
             "Encord",
             trusted_principals=[iam.AccountPrincipal(ENCORD)],
-            external_id="ext",
+            external_id="encord-ext-construct",
             buckets=[EncordBucket(bucket=data), EncordBucket(bucket=data, prefixes=["a/"])],
         )
+
+
+# --- issue 11: writes over the data, access points, key regions, prefixes without '/' -------
+
+KEY_EU = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+MRAP = "arn:aws:s3::123456789012:accesspoint/mfzwi23gnjvgw.mrap"
+
+
+def _problems(stack: cdk.Stack, **props: Any) -> list[str]:
+    with pytest.raises(EncordAccessPropsError) as caught:
+        EncordAccess(
+            stack,
+            "Encord",
+            trusted_principals=[iam.AccountPrincipal(ENCORD)],
+            external_id="encord-ext-construct",
+            **props,
+        )
+    return [str(p) for p in caught.value.problems]
+
+
+def test_a_write_prefix_over_the_data_read_is_refused() -> None:
+    stack = cdk.Stack(cdk.App(), "Overwrite")
+    inside = s3.Bucket.from_bucket_attributes(stack, "Inside", bucket_name="inside-data")
+    whole = s3.Bucket.from_bucket_attributes(stack, "Whole", bucket_name="whole-data")
+    problems = _problems(
+        stack,
+        buckets=[
+            EncordBucket(bucket=inside, prefixes=["images/"], write_prefix="images/videos/"),
+            EncordBucket(bucket=whole, write_prefix="encord-videos/"),
+        ],
+    )
+    assert problems == [
+        "buckets[0].write_prefix: received 'images/videos/'; it sits inside the read prefix "
+        "'images/', so Encord could overwrite your source data there; give Encord a prefix of "
+        "its own outside every read prefix (such as 'encord-videos/')",
+        "buckets[1].write_prefix: received 'encord-videos/'; the whole bucket is readable, so "
+        "Encord could overwrite your source data there; give Encord a prefix of its own outside "
+        "every read prefix (such as 'encord-videos/'), and list the read prefixes instead of "
+        "the whole bucket",
+    ]
+
+
+def test_an_access_point_over_buckets_with_different_prefixes_is_refused() -> None:
+    stack = cdk.Stack(cdk.App(), "Mrap")
+    images = s3.Bucket.from_bucket_attributes(stack, "Images", bucket_name="images-data")
+    scans = s3.Bucket.from_bucket_attributes(stack, "Scans", bucket_name="scans-data")
+    (problem,) = _problems(
+        stack,
+        buckets=[
+            EncordBucket(bucket=images, prefixes=["images/"]),
+            EncordBucket(bucket=scans, prefixes=["dicom/"]),
+        ],
+        multi_region_access_points=[
+            EncordMultiRegionAccessPoint(arn=MRAP, buckets=[images, scans])
+        ],
+    )
+    assert problem.startswith("multi_region_access_points[0].buckets: received 2 buckets; ")
+    assert "'images-data': prefixes ['images/']" in problem
+    assert "'scans-data': prefixes ['dicom/']" in problem
+
+
+def test_a_key_in_another_region_than_its_bucket_is_refused() -> None:
+    stack = cdk.Stack(cdk.App(), "Keys", env=cdk.Environment(region="us-east-1"))
+    key = kms.Key.from_key_arn(stack, "Key", KEY_EU)
+    here = s3.Bucket.from_bucket_attributes(stack, "Here", bucket_name="here-data")
+    (problem,) = _problems(stack, buckets=[EncordBucket(bucket=here, key=key)])
+    assert problem == (
+        f"buckets[0].key: received {KEY_EU}; the key is in eu-west-1 but the bucket is in "
+        "us-east-1; S3 only uses a key of the bucket's own region, so the grant could never "
+        "work. Give the ARN of the key (or the multi-Region replica) in the bucket's region"
+    )
+
+
+def test_a_prefix_without_a_slash_is_a_warning_not_a_failure() -> None:
+    app = cdk.App()
+    stack = cdk.Stack(app, "Slashes")
+    EncordAccess(
+        stack,
+        "Encord",
+        trusted_principals=[iam.AccountPrincipal(ENCORD)],
+        external_id="encord-ext-construct",
+        buckets=[
+            EncordBucket(
+                bucket=s3.Bucket(stack, "Data"),
+                prefixes=["images", "videos/"],
+                write_prefix="encord",
+            )
+        ],
+    )
+    warnings = [
+        str(m.entry.data)
+        for m in app.synth().get_stack_artifact("Slashes").messages
+        if m.level.name == "WARNING"
+    ]
+    assert [w.split(": ", 1)[0] for w in warnings if "does not end in '/'" in w] == [
+        "buckets[0] (Slashes/Data).prefixes[0]",
+        "buckets[0] (Slashes/Data).write_prefix",
+    ]
+    assert any("also matches keys such as 'images-private/...'" in w for w in warnings)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -19,6 +20,18 @@ from tests.stack.synth import FULL_CONFIG, MINIMAL_CONFIG, Synthesized, synth
 pytestmark = pytest.mark.xdist_group("cdk")  # one jsii runtime per worker
 
 ENCORD_ORIGINS = ["https://app.encord.com", "https://app.us.encord.com"]
+RULE_ID = r"encord-access-EncordAccessFull-us-east-1-[0-9a-f]{8}"
+
+
+class Matches(str):
+    """Equal to any string the regular expression matches in full (for ``==`` on nested data)."""
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, str) and re.fullmatch(str(self), other) is not None
+
+    __hash__ = str.__hash__
+
+
 EXPOSED = ["ETag", "Content-Length", "Content-Range", "Accept-Ranges"]
 
 
@@ -127,10 +140,63 @@ def test_write_only_on_the_write_prefix(full: Synthesized) -> None:
 
 
 def test_kms_decrypt_only_through_s3_in_the_bucket_region(full: Synthesized) -> None:
-    (kms,) = [s for sid, s in statements(full).items() if sid.startswith("DecryptThroughS3")]
-    assert kms["Action"] == ["kms:Decrypt", "kms:GenerateDataKey"]
-    assert kms["Resource"] == FULL_CONFIG["buckets"][1]["kmsKeyArn"]
-    assert kms["Condition"] == {"StringEquals": {"kms:ViaService": ["s3.eu-west-1.amazonaws.com"]}}
+    st = statements(full)
+    kms = {sid: s for sid, s in st.items() if sid.startswith(("DecryptThroughS3", "Encrypt"))}
+    assert list(kms) == ["DecryptThroughS3Key0", "EncryptThroughS3Key0"]
+    decrypt, encrypt = kms.values()
+    assert decrypt["Action"] == "kms:Decrypt" and encrypt["Action"] == "kms:GenerateDataKey"
+    assert decrypt["Resource"] == encrypt["Resource"] == FULL_CONFIG["buckets"][1]["kmsKeyArn"]
+    via = {"kms:ViaService": "s3.eu-west-1.amazonaws.com"}
+    assert decrypt["Condition"] == {
+        "StringEquals": via,
+        "StringLike": {
+            "kms:EncryptionContext:aws:s3:arn": [
+                "arn:aws:s3:::scans.eu",  # with an S3 Bucket Key, S3 names the bucket
+                "arn:aws:s3:::scans.eu/dicom/*",
+                "arn:aws:s3:::scans.eu/encord-videos/*",  # a multipart upload decrypts too
+            ]
+        },
+    }
+    assert encrypt["Condition"] == {
+        "StringEquals": via,
+        "StringLike": {
+            "kms:EncryptionContext:aws:s3:arn": [
+                "arn:aws:s3:::scans.eu",
+                "arn:aws:s3:::scans.eu/encord-videos/*",
+            ]
+        },
+    }
+
+
+def test_a_key_shared_by_buckets_generates_data_keys_only_for_the_writing_one(
+    tmp_path: Path,
+) -> None:
+    key = FULL_CONFIG["buckets"][1]["kmsKeyArn"]
+    config = {
+        **MINIMAL_CONFIG,
+        "buckets": [
+            {"name": "read-only.eu", "prefixes": ["a/"], "region": "eu-west-1", "kmsKeyArn": key},
+            {
+                "name": "writes.eu",
+                "prefixes": ["b/"],
+                "region": "eu-west-1",
+                "kmsKeyArn": key,
+                "writePrefix": "encord-videos/",
+            },
+        ],
+    }
+    s = synth(config, tmp_path)
+    st = statements(s)
+    context = "kms:EncryptionContext:aws:s3:arn"
+    assert st["DecryptThroughS3Key0"]["Condition"]["StringLike"][context] == [
+        "arn:aws:s3:::read-only.eu",
+        "arn:aws:s3:::read-only.eu/a/*",
+    ]
+    generate = [v for v in st.values() if "kms:GenerateDataKey" in as_list(v["Action"])]
+    assert [g["Condition"]["StringLike"][context] for g in generate] == [
+        ["arn:aws:s3:::writes.eu", "arn:aws:s3:::writes.eu/encord-videos/*"]
+    ]
+    assert security_problems(s.template, config) == []
 
 
 def test_multi_region_access_point_grants(full: Synthesized) -> None:
@@ -163,9 +229,9 @@ def test_created_bucket_is_locked_down_retained_and_has_the_cors_rule(full: Synt
     }
     sse = props["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]
     assert sse["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
-    assert props["CorsConfiguration"]["CorsRules"] == [
+    assert resolve(props["CorsConfiguration"]["CorsRules"]) == [
         {
-            "Id": "encord-access-EncordAccessFull",
+            "Id": Matches(RULE_ID),
             "AllowedOrigins": ENCORD_ORIGINS,
             "AllowedMethods": ["GET", "HEAD"],
             "AllowedHeaders": ["*"],
@@ -197,34 +263,39 @@ def test_existing_bucket_gets_the_merging_custom_resource(full: Synthesized) -> 
     by_bucket = {c["BucketName"]: c for c in custom}
     assert set(by_bucket) == {"existing-data", "scans.eu"}
     existing = by_bucket["existing-data"]
-    assert existing["RuleId"] == "encord-access-EncordAccessFull"
+    assert existing["RuleId"] == Matches(RULE_ID)
+    assert by_bucket["scans.eu"]["RuleId"] == Matches(RULE_ID)
+    assert existing["RuleId"] != by_bucket["scans.eu"]["RuleId"]  # one rule ID per bucket
+    # The rule of earlier versions is replaced by the new one.
+    assert existing["ReplacesRuleIds"][0] == "encord-access-EncordAccessFull"
     assert existing["AllowedOrigins"] == ENCORD_ORIGINS
     assert existing["AllowedMethods"] == ["GET", "HEAD"]
     assert existing["ExposeHeaders"] == EXPOSED
     assert existing["Region"] == "us-east-1"  # the stack's region (resolved)
     assert by_bucket["scans.eu"]["Region"] == "eu-west-1"
-    function = full.one("AWS::Lambda::Function")
-    assert function["Handler"] == "index.handler" and function["Runtime"].startswith("python3.")
+    for function in full.resources("AWS::Lambda::Function").values():
+        props = function["Properties"]
+        assert props["Handler"] == "index.handler" and props["Runtime"].startswith("python3.")
 
 
 def test_cors_handler_may_only_touch_the_existing_buckets_cors(full: Synthesized) -> None:
-    handler_roles = [
-        resolve(v["Properties"])
+    """One role per imported bucket, allowed that bucket's CORS only (and its own logs)."""
+    handler_roles = {
+        k: resolve(v["Properties"])
         for k, v in full.resources("AWS::IAM::Role").items()
-        if "CorsHandler" in k
-    ]
-    (role,) = handler_roles
-    (policy,) = role["Policies"]
-    st = {s["Sid"]: s for s in policy["PolicyDocument"]["Statement"]}
-    assert st["MergeOwnCorsRule"]["Action"] == ["s3:GetBucketCORS", "s3:PutBucketCORS"]
-    assert sorted(st["MergeOwnCorsRule"]["Resource"]) == [
-        "arn:aws:s3:::existing-data",
-        "arn:aws:s3:::scans.eu",
-    ]
-    assert st["WriteOwnLogs"]["Action"] == ["logs:CreateLogStream", "logs:PutLogEvents"]
-    assert role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {
-        "Service": "lambda.amazonaws.com"
+        if "HandlerRole" in k
     }
+    resources = []
+    for role in handler_roles.values():
+        (policy,) = role["Policies"]
+        st = {s["Sid"]: s for s in policy["PolicyDocument"]["Statement"]}
+        assert st["MergeOwnCorsRule"]["Action"] == ["s3:GetBucketCORS", "s3:PutBucketCORS"]
+        resources.append(st["MergeOwnCorsRule"]["Resource"])
+        assert st["WriteOwnLogs"]["Action"] == ["logs:CreateLogStream", "logs:PutLogEvents"]
+        assert role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {
+            "Service": "lambda.amazonaws.com"
+        }
+    assert sorted(resources) == ["arn:aws:s3:::existing-data", "arn:aws:s3:::scans.eu"]
 
 
 def test_logical_ids_are_those_of_deployed_stacks(full: Synthesized) -> None:
@@ -241,12 +312,81 @@ def test_logical_ids_are_those_of_deployed_stacks(full: Synthesized) -> None:
             "EncordAccessBucketcreateddata8BF421D5",
             "EncordAccessBucketcreateddataPolicy6BA1E127",
             "EncordAccessCorsHandlerLogsCF023DF2",
-            "EncordAccessCorsHandlerRole57040BDF",
-            "EncordAccessCorsHandlerA067C455",
-            "EncordAccessCorsexistingdata88495053",
-            "EncordAccessCorsscanseu9AA0D4EB",
+            # One handler per imported bucket (these replaced the shared CorsHandler,
+            # CorsHandlerRole and Cors-<bucket>: a custom resource cannot change its
+            # ServiceToken, and the old ones are deleted after their rules are removed).
+            "EncordAccessBucketCorsexistingdataHandlerRoleA96BA697",
+            "EncordAccessBucketCorsexistingdataHandler6624B8D1",
+            "EncordAccessBucketCorsexistingdataRule86288DCA",
+            "EncordAccessBucketCorsscanseuHandlerRoleA2CEAFD0",
+            "EncordAccessBucketCorsscanseuHandlerCD0C560F",
+            "EncordAccessBucketCorsscanseuRule3F5FDD65",
         ]
     )
+
+
+def test_every_role_the_stack_creates_has_the_permissions_boundary(
+    full: Synthesized, minimal: Synthesized
+) -> None:
+    """Encord's role and every CORS handler's role; none at all without a boundary."""
+    roles = full.resources("AWS::IAM::Role")
+    assert len(roles) == 3  # Encord's, and one handler per imported bucket
+    boundary = FULL_CONFIG["permissionsBoundaryArn"]
+    assert {k: v["Properties"].get("PermissionsBoundary") for k, v in roles.items()} == {
+        k: boundary for k in roles
+    }
+    assert all(
+        "PermissionsBoundary" not in v["Properties"]
+        for v in minimal.resources("AWS::IAM::Role").values()
+    )
+
+
+def test_each_handler_serves_only_its_bucket_within_a_bounded_time(full: Synthesized) -> None:
+    """CloudFormation waits no longer than the handler can take (not its one-hour default),
+    and each function accepts events for its own bucket only."""
+    from registration import cors_merge
+    from stacks.bucket_cors import HANDLER_TIMEOUT, SERVICE_TIMEOUT
+
+    functions = full.resources("AWS::Lambda::Function")
+    for resource in full.resources("Custom::EncordBucketCors").values():
+        props = resource["Properties"]
+        (function_id, _) = props["ServiceToken"]["Fn::GetAtt"]
+        function = functions[function_id]["Properties"]
+        assert function["Environment"]["Variables"] == {"ENCORD_CORS_BUCKETS": props["BucketName"]}
+        assert int(props["ServiceTimeout"]) == SERVICE_TIMEOUT.to_seconds() < 3600
+        assert function["Timeout"] == HANDLER_TIMEOUT.to_seconds() < int(props["ServiceTimeout"])
+        assert function["Timeout"] > cors_merge.DEADLINE_SECONDS + cors_merge.SETTLE_SECONDS
+        # Deleted before its function, which is deleted before its role (and permission).
+        assert function_id in resource["DependsOn"]
+        assert function["Role"]["Fn::GetAtt"][0] in functions[function_id]["DependsOn"]
+
+
+def _rule_ids(region: str, construct_id: str, stack_name: str = "Same") -> list[str]:
+    import aws_cdk as cdk
+    from aws_cdk import aws_iam as iam
+    from aws_cdk import aws_s3 as s3
+
+    from stacks.encord_access import EncordAccess, EncordBucket
+
+    stack = cdk.Stack(cdk.App(), stack_name, env=cdk.Environment(region=region))
+    shared = s3.Bucket.from_bucket_name(stack, "Shared", "shared-bucket")
+    access = EncordAccess(
+        stack,
+        construct_id,
+        trusted_principals=[iam.AccountPrincipal("210987654321")],
+        external_id="encord-ext-0123456789",
+        buckets=[EncordBucket(bucket=shared)],
+    )
+    return [str(access.cors_rule_id_for(shared))]
+
+
+def test_rule_ids_are_unique_per_stack_region_and_construct() -> None:
+    eu, us = _rule_ids("eu-west-1", "Encord"), _rule_ids("us-east-1", "Encord")
+    renamed = _rule_ids("eu-west-1", "EncordRenamed")
+    assert eu == _rule_ids("eu-west-1", "Encord")  # stable from one synth to the next
+    assert len({eu[0], us[0], renamed[0]}) == 3
+    assert all(re.fullmatch(r"encord-access-Same-[a-z0-9-]+-[0-9a-f]{8}", i) for i in eu + us)
+    assert len(_rule_ids("eu-west-1", "Encord", "S" * 128)[0]) <= 255
 
 
 # --- outputs: the contract with the helper ----------------------------------------------
@@ -351,6 +491,48 @@ def _break_cors(template: dict[str, Any], origin: str) -> dict[str, Any]:
         ("* origin", lambda t: _break_cors(t, "*"), "is a wildcard"),
         ("http origin", lambda t: _break_cors(t, "http://app.encord.com"), "is not https"),
         (
+            "GenerateDataKey for a bucket Encord only reads",
+            lambda t: _break_policy(
+                t,
+                {
+                    "Effect": "Allow",
+                    "Action": "kms:GenerateDataKey",
+                    "Resource": FULL_CONFIG["buckets"][1]["kmsKeyArn"],
+                    "Condition": {
+                        "StringEquals": {"kms:ViaService": "s3.us-east-1.amazonaws.com"},
+                        "StringLike": {"kms:EncryptionContext:aws:s3:arn": "arn:aws:s3:::x/*"},
+                    },
+                },
+            ),
+            "['kms:GenerateDataKey'] through S3 in ['s3.us-east-1.amazonaws.com']",
+        ),
+        (
+            "Decrypt for any object",
+            lambda t: _break_policy(
+                t,
+                {
+                    "Effect": "Allow",
+                    "Action": "kms:Decrypt",
+                    "Resource": FULL_CONFIG["buckets"][1]["kmsKeyArn"],
+                    "Condition": {"StringEquals": {"kms:ViaService": "s3.eu-west-1.amazonaws.com"}},
+                },
+            ),
+            "without kms:ViaService and kms:EncryptionContext:aws:s3:arn",
+        ),
+        (
+            "a prefix of another bucket through the access point",
+            lambda t: _break_policy(
+                t,
+                {
+                    "Effect": "Allow",
+                    "Action": "s3:GetObject",
+                    "Resource": "arn:aws:s3::123456789012:accesspoint/mfzwi23gnjvgw.mrap"
+                    "/object/dicom/*",
+                },
+            ),
+            "GetObject outside the configured prefixes",
+        ),
+        (
             "write without a write prefix",
             lambda t: _break_policy(
                 t,
@@ -369,6 +551,20 @@ def test_each_security_break_is_caught(
 ) -> None:
     problems = security_problems(breaker(full.template), FULL_CONFIG)
     assert any(expected in p for p in problems), (name, problems)
+
+
+def test_the_reader_allows_through_an_access_point_only_what_all_its_buckets_allow(
+    full: Synthesized,
+) -> None:
+    # The full template grants images/ and videos/ through the access point: were `scans.eu`
+    # (dicom/ only) behind it too, that grant would open scans.eu's images/ and videos/.
+    config = copy.deepcopy(FULL_CONFIG)
+    config["multiRegionAccessPoints"][0]["buckets"] = ["existing-data", "scans.eu"]
+    (problem,) = security_problems(full.template, config)
+    assert (
+        "GetObject outside the configured prefixes" in problem
+        and ".mrap/object/images/*" in problem
+    )
 
 
 def test_no_write_grant_without_a_write_prefix(minimal: Synthesized) -> None:
@@ -429,14 +625,22 @@ def test_template_is_deterministic(full: Synthesized, tmp_path: Path) -> None:
 
 
 def test_the_cors_handler_asset_is_self_contained(full: Synthesized) -> None:
-    """The Lambda code is `index.py` alone; it imports with only the stdlib and boto3."""
+    """The Lambda code is `index.py` and the shared merge; it imports with only the stdlib
+    and boto3, and its merge is the helper's (`encord-register cors`), byte for byte."""
     assets = [d for d in full.out_dir.glob("asset.*") if (d / "index.py").exists()]
-    assert len(assets) == 1, assets
+    assert len(assets) == 1, assets  # one asset for every bucket's handler
     (asset,) = assets
-    assert sorted(p.name for p in asset.iterdir()) == ["index.py"]
+    files = sorted(str(p.relative_to(asset)) for p in asset.rglob("*.py"))
+    assert files == ["index.py", "registration/cors_merge.py"]
+    shared = Path(__file__).resolve().parents[2] / "registration" / "cors_merge.py"
+    assert (asset / "registration" / "cors_merge.py").read_bytes() == shared.read_bytes()
     probe = (
         "import sys; sys.path.insert(0, '.'); import index; "
-        "assert callable(index.handler); print(index.RESOURCE_TYPE)"
+        "assert callable(index.handler); "
+        "assert index.put_rule.__module__ == 'registration.cors_merge'; "
+        # the asset's copy (a namespace package), not the helper installed here
+        "import registration; assert registration.__file__ is None, registration.__file__; "
+        "print(index.RESOURCE_TYPE)"
     )
     result = subprocess.run(
         [sys.executable, "-I", "-c", probe],  # -I: no PYTHONPATH, so no `stacks` package
@@ -451,7 +655,9 @@ def test_the_cors_handler_asset_is_self_contained(full: Synthesized) -> None:
 
 def test_the_sample_cdk_json_synthesizes_role_policy_and_cors(tmp_path: Path) -> None:
     sample = json.loads((Path(__file__).resolve().parents[2] / "cdk.json").read_text())
-    config = sample["context"]["encord"]
+    # The sample's external ID is a placeholder the app refuses: pass a real-looking one,
+    # as `make synth` does with `-c encord.externalId=...`.
+    config = {**sample["context"]["encord"], "externalId": "0f3c9a6e-sample-encord-external-id"}
     s = synth(config, tmp_path)
     assert len(s.resources("AWS::IAM::ManagedPolicy")) == 1
     _, role = encord_role(s)

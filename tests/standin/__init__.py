@@ -13,13 +13,18 @@ Use::
 
 Interfaces (kept stable for other tests and the demo):
 
-- `EncordStandIn(job_latency=0.0, max_poll_hold=2.0, host="127.0.0.1", port=0)`:
+- `EncordStandIn(job_latency=0.0, max_poll_hold=2.0, host="127.0.0.1", port=0,
+  concurrent_jobs=False)`:
   `start()`, `stop()`, context manager, `.domain` (``http://127.0.0.1:PORT``),
   `register_public_key(hex)`, `add_integration(title) -> uuid`, `create_folder(path) -> uuid`,
-  `folders()`, `folder_uuid(path)`, `items_in_folder(folder_uuid)` (dicts with uuid, title, url,
-  urls, clientMetadata, type, jobUuid), `jobs()`, `finish_all_jobs()`, `job_latency` (settable),
+  `folders()`, `folder_uuid(path)`, `items_in_folder(folder_uuid)` (dicts with uuid, createdAt,
+  title, url, urls, clientMetadata, type, jobUuid), `jobs()` (with each unit's `urls`),
+  `finish_all_jobs()`, `job_latency` (settable), `concurrent_jobs` (settable: overlapping jobs
+  check for duplicates before either inserts), `pause_jobs()` / `resume_jobs()` (jobs stay
+  PENDING meanwhile), `cancel_job(uuid)`,
   `set_faults(FaultPlan(...) or rate_429=..., rate_500=..., rate_drop=..., rate_slow=...,
   slow_seconds=..., retry_after=..., routes=frozenset(...), seed=...)`, `clear_faults()`,
+  `lose_answers(route, count)` (the next requests take effect, their answers are dropped),
   `fail_units(urls, error=...)`, `clear_unit_failures()`, `reject_files_with(urls, message)`,
   `forbidden_routes` (a set of route names answered 403),
   `hold(route, phase, skip) -> Hold` (`wait_reached()`, `release()`), `registration_calls`

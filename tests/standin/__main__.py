@@ -1,7 +1,8 @@
 """Run the Encord stand-in on its own (`make demo`, `make emulators`, and by hand).
 
     python -m tests.standin --integration TITLE --public-key-file KEY [--port N]
-        [--job-latency SECONDS] [--integration-uuid UUID] [--ready-file PATH]
+        [--job-latency SECONDS] [--concurrent-jobs] [--integration-uuid UUID]
+        [--ready-file PATH]
 
 Prints one line ``ready <domain> integration=<uuid>`` when serving; serves until
 SIGTERM/SIGINT. See `--help` for every option.
@@ -91,6 +92,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="how long each registration job takes before its result is ready (default 0.2)",
     )
     parser.add_argument(
+        "--concurrent-jobs",
+        action="store_true",
+        help="process registration jobs that overlap in time side by side: each checks for "
+        "duplicate URLs against the items that existed when it started, so two overlapping jobs "
+        "holding one URL both register it (default: one job at a time, in start order)",
+    )
+    parser.add_argument(
         "--ready-file",
         type=Path,
         metavar="PATH",
@@ -111,7 +119,9 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"--public-key-file {key_file}: {exc}")
         except OSError as exc:
             parser.error(f"--public-key-file {key_file}: cannot read it: {exc.strerror}")
-    standin = EncordStandIn(job_latency=args.job_latency, port=args.port)
+    standin = EncordStandIn(
+        job_latency=args.job_latency, port=args.port, concurrent_jobs=args.concurrent_jobs
+    )
     for key in keys:
         standin.register_public_key(key)
     uuids = [standin.store.add_integration(args.integration[0], args.integration_uuid)]

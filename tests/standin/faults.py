@@ -50,6 +50,13 @@ class FaultInjector:
         self.plan = NO_FAULTS
         self._rng = random.Random()
         self.injected: dict[str, int] = {}
+        self._lose: dict[str, int] = {}
+
+    def lose_answers(self, route: str, count: int = 1) -> None:
+        """The next `count` requests to `route` take effect, then their answers are lost
+        (the connection closes with no response): a deterministic lost answer."""
+        with self._lock:
+            self._lose[route] = self._lose.get(route, 0) + count
 
     def set_plan(self, plan: FaultPlan) -> None:
         """Replace the plan (and reseed when it carries a seed)."""
@@ -60,6 +67,10 @@ class FaultInjector:
     def decide(self, route: str, method: str) -> FaultDecision:
         """The fault for this request, if any."""
         with self._lock:
+            if self._lose.get(route, 0) > 0:
+                self._lose[route] -= 1
+                self.injected["drop_after"] = self.injected.get("drop_after", 0) + 1
+                return FaultDecision("drop_after")
             plan = self.plan
             if plan.routes is not None and route not in plan.routes:
                 return FaultDecision("none")

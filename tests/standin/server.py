@@ -11,7 +11,7 @@ the API (no signature; for the demo and for debugging):
 
 Route names (for faults, holds and `registration_calls`): integrations, create_folder,
 list_folders, search_folders, get_folder, list_subfolders, start, poll, cancel, items,
-schema_get, schema_post.
+child_items, delete_items, schema_get, schema_post.
 """
 
 from __future__ import annotations
@@ -45,6 +45,12 @@ ROUTES: list[tuple[str, re.Pattern[str], str]] = [
     ("GET", re.compile(rf"^/storage/folders/(?P<folder>{_UUID})$"), "get_folder"),
     ("GET", re.compile(rf"^/storage/folders/(?P<folder>{_UUID})/folders$"), "list_subfolders"),
     ("GET", re.compile(rf"^/storage/folders/(?P<folder>{_UUID})/items$"), "items"),
+    (
+        "GET",
+        re.compile(rf"^/storage/folders/(?P<folder>{_UUID})/items/(?P<item>{_UUID})/child-items$"),
+        "child_items",
+    ),
+    ("POST", re.compile(rf"^/storage/folders/(?P<folder>{_UUID})/items/delete$"), "delete_items"),
     ("POST", re.compile(rf"^/storage/folders/(?P<folder>{_UUID})/data-upload-jobs$"), "start"),
     (
         "GET",
@@ -94,8 +100,9 @@ class EncordStandIn:
         max_poll_hold: float = 2.0,
         host: str = "127.0.0.1",
         port: int = 0,
+        concurrent_jobs: bool = False,
     ) -> None:
-        self.store = Store(job_latency=job_latency)
+        self.store = Store(job_latency=job_latency, concurrent_jobs=concurrent_jobs)
         self.max_poll_hold = max_poll_hold
         self.faults = FaultInjector()
         self.holds = HoldBoard()
@@ -172,10 +179,37 @@ class EncordStandIn:
     def job_latency(self, value: float) -> None:
         self.store.job_latency = value
 
+    @property
+    def concurrent_jobs(self) -> bool:
+        """Process overlapping jobs side by side (each checks duplicates as of its start)."""
+        return self.store.concurrent_jobs
+
+    @concurrent_jobs.setter
+    def concurrent_jobs(self, value: bool) -> None:
+        self.store.concurrent_jobs = value
+
+    def pause_jobs(self) -> None:
+        """Keep every job PENDING (polls answer PENDING) until `resume_jobs`."""
+        with self.store.lock:
+            self.store.paused = True
+
+    def resume_jobs(self) -> None:
+        """Let jobs finish again (those already due finish at the next request)."""
+        with self.store.lock:
+            self.store.paused = False
+
+    def cancel_job(self, job_uuid: str) -> int:
+        """Cancel a pending job as a person in Encord's UI would; return the units cancelled."""
+        return self.store.cancel_job(job_uuid)
+
     # -- faults and holds ------------------------------------------------------------
     def set_faults(self, plan: FaultPlan | None = None, **rates: Any) -> None:
         """Inject transient faults (a FaultPlan, or its fields as keywords)."""
         self.faults.set_plan(plan if plan is not None else FaultPlan(**rates))
+
+    def lose_answers(self, route: str, count: int = 1) -> None:
+        """The next `count` requests to `route` take effect; their answers never arrive."""
+        self.faults.lose_answers(route, count)
 
     def clear_faults(self) -> None:
         """No more injected faults."""
@@ -243,7 +277,9 @@ class EncordStandIn:
                     "units": len(j.units),
                     "skipDuplicateUrls": j.skip_duplicates,
                     "ignoreErrors": j.ignore_errors,
+                    "upsertMetadata": j.upsert_metadata,
                     "itemsCreated": len(j.items_with_names),
+                    "urls": [list(unit.urls) for unit in j.units],
                 }
                 for j in sorted(self.store.jobs.values(), key=lambda j: j.seq)
             ]
@@ -296,11 +332,25 @@ class EncordStandIn:
                     raise NotFound(groups["folder"])
                 return folder.to_wire(store.folders)
         if route == "items":
+            found = store.list_items(
+                groups["folder"],
+                query.get("search", [None])[0],
+                query.get("itemTypes", []),
+                query.get("order", ["name"])[0],
+                _flag(query, "desc"),
+            )
             with store.lock:
-                if groups["folder"] not in store.items:
-                    raise NotFound(groups["folder"])
-                wire = [i.to_wire() for i in store.items[groups["folder"]]]
+                wire = [i.to_wire() for i in found]
             return _page(wire, query)
+        if route == "child_items":
+            return _page(
+                store.child_items(groups["folder"], groups["item"]), {"pageSize": ["1000"]}
+            )
+        if route == "delete_items":
+            if not isinstance(body, dict) or not isinstance(body.get("childUuids"), list):
+                raise ApiError(400, "body must be a JSON object with childUuids")
+            removed = store.delete_items(groups["folder"], [str(u) for u in body["childUuids"]])
+            return {"removedItemsCount": removed, "removedFoldersCount": 0}
         if route == "start":
             if not isinstance(body, dict):
                 raise ApiError(400, "body must be a JSON object")

@@ -2,8 +2,12 @@
 
 Jobs finish `job_latency` seconds after they start. They are settled lazily, in the
 order they were started, whenever any request or inspection touches the store, so a
-job whose client died still completes (as on Encord) and duplicate detection sees
-every earlier job's items first.
+job whose client died still completes (as on Encord). By default duplicate detection
+sees every earlier job's items first (jobs are processed one at a time). With
+`concurrent_jobs` on, jobs whose processing overlaps are processed side by side: each
+checks for duplicates against the items that existed when it started, so two overlapping
+jobs holding one URL both check before either inserts, and both insert it (the race a
+re-send after a lost answer can meet on Encord). `paused` keeps every job PENDING.
 
 Assumptions about Encord's behaviour that the stand-in encodes (each checked against
 the reference where it could be):
@@ -168,6 +172,10 @@ class Item:
     media_metadata: dict[str, Any] | None = None
     file_titles: tuple[str | None, ...] = ()
     form: str = FILE_FORM
+    inserted: int = 0
+    """Insertion order in the store (what a concurrent job could see when it started)."""
+    child_uuids: tuple[str, ...] = ()
+    """For multi-file items: one UUID per file (the item's child items)."""
 
     @property
     def url(self) -> str | None:
@@ -209,10 +217,27 @@ class Item:
             "audioNumChannels": None,
         }
 
+    def child_to_wire(self, index: int) -> dict[str, Any]:
+        """Child item `index` of a multi-file item (a frame, a DICOM file), as the SDK parses it."""
+        child = Item(
+            uuid=self.child_uuids[index],
+            parent=self.parent,
+            item_type="image" if self.item_type != "dicomSeries" else "dicomFile",
+            name=(self.file_titles[index] if index < len(self.file_titles) else None)
+            or _default_title(self.urls[index]),
+            urls=(self.urls[index],),
+            client_metadata={},
+            integration_hash=self.integration_hash,
+            created_at=self.created_at,
+            job_uuid=self.job_uuid,
+        )
+        return child.to_wire()
+
     def inspect(self) -> dict[str, Any]:
         """A plain view for tests and the demo."""
         return {
             "uuid": self.uuid,
+            "createdAt": self.created_at,
             "title": self.name,
             "url": self.url,
             "urls": list(self.urls),
@@ -243,6 +268,8 @@ class Job:
     upsert_metadata: bool
     integration: str
     file_name: str | None
+    visible_upto: int | None = None
+    """Concurrent mode: only items inserted before this count are seen as duplicates."""
     status: str = "PENDING"
     items_with_names: list[dict[str, str]] = field(default_factory=list)
     unit_errors: list[dict[str, Any]] = field(default_factory=list)
@@ -451,9 +478,12 @@ def _unknown_keys(model: Any, data: Any, where: str) -> list[str]:
 class Store:
     """Thread-safe storage of everything the stand-in knows."""
 
-    def __init__(self, job_latency: float = 0.0) -> None:
+    def __init__(self, job_latency: float = 0.0, concurrent_jobs: bool = False) -> None:
         self.lock = threading.RLock()
         self.job_latency = job_latency
+        self.concurrent_jobs = concurrent_jobs
+        self.paused = False
+        self._inserted = itertools.count(1)
         self.integrations: dict[str, str] = {}
         self.folders: dict[str, Folder] = {}
         self.items: dict[str, list[Item]] = {}
@@ -543,20 +573,30 @@ class Store:
                 upsert_metadata=upsert,
                 integration=integration,
                 file_name=body.get("fileName"),
+                # What this job's duplicate check sees (concurrent mode): the items inserted so far.
+                visible_upto=next(self._inserted) if self.concurrent_jobs else None,
             )
             self.jobs[job.uuid] = job
             return job
 
     def settle(self, now: float | None = None) -> None:
-        """Finish every job that is due, in start order."""
+        """Finish every job that is due (unless paused), in the order they become due."""
         moment = now if now is not None else time.time()
         with self.lock:
+            if self.paused:
+                return
             due = sorted(
                 (j for j in self.jobs.values() if j.status == "PENDING" and j.due_at <= moment),
-                key=lambda j: j.seq,
+                key=lambda j: (j.due_at, j.seq),
             )
             for job in due:
                 self._finish(job)
+
+    def _visible(self, job: Job, item: Item | None) -> Item | None:
+        """`item` if `job`'s duplicate check sees it (concurrent: inserted before it started)."""
+        if item is None or job.visible_upto is None or item.job_uuid == job.uuid:
+            return item
+        return item if item.inserted < job.visible_upto else None
 
     def _finish(self, job: Job) -> None:
         index = self._url_index[job.folder_uuid]
@@ -574,7 +614,7 @@ class Store:
                 )
                 continue
             job.done_count += 1
-            existing = index.get(unit.urls)
+            existing = self._visible(job, index.get(unit.urls))
             if job.skip_duplicates and existing is not None:
                 if job.upsert_metadata:
                     existing.client_metadata = unit.client_metadata
@@ -594,6 +634,8 @@ class Store:
                 media_metadata=unit.media_metadata,
                 file_titles=unit.file_titles,
                 form=unit.form,
+                inserted=next(self._inserted),
+                child_uuids=tuple(new_id() for _ in unit.urls) if len(unit.urls) > 1 else (),
             )
             self.items[job.folder_uuid].append(item)
             index.setdefault(unit.urls, item)
@@ -612,3 +654,51 @@ class Store:
             job.status = "CANCELLED"
             job.cancelled_count = len(job.units)
             return job.cancelled_count
+
+    # -- items ---------------------------------------------------------------------
+    def list_items(
+        self, folder_uuid: str, search: str | None, item_types: list[str], order: str, desc: bool
+    ) -> list[Item]:
+        """A folder's items: names containing `search` (any case), of `item_types` (or any)."""
+        with self.lock:
+            if folder_uuid not in self.items:
+                raise NotFound(folder_uuid)
+            found = [
+                item
+                for item in self.items[folder_uuid]
+                if (not search or search.lower() in item.name.lower())
+                and (not item_types or item.item_type in item_types)
+            ]
+        if order == "createdAt":
+            found.sort(key=lambda i: (i.created_at, i.inserted), reverse=desc)
+        else:
+            found.sort(key=lambda i: (i.name, i.inserted), reverse=desc)
+        return found
+
+    def child_items(self, folder_uuid: str, item_uuid: str) -> list[dict[str, Any]]:
+        """The child items (one per file) of a multi-file item, as the API shows them."""
+        with self.lock:
+            item = next((i for i in self.items.get(folder_uuid, []) if i.uuid == item_uuid), None)
+            if item is None:
+                raise NotFound(item_uuid)
+            return [item.child_to_wire(n) for n in range(len(item.child_uuids))]
+
+    def delete_items(self, folder_uuid: str, item_uuids: list[str]) -> int:
+        """Delete items of a folder; each must be one of its items (else NotFound, no change)."""
+        with self.lock:
+            if folder_uuid not in self.items:
+                raise NotFound(folder_uuid)
+            held = {item.uuid: item for item in self.items[folder_uuid]}
+            missing = [uid for uid in item_uuids if uid not in held]
+            if missing:
+                raise NotFound(f"items {', '.join(missing)} are not in folder {folder_uuid}")
+            gone = set(item_uuids)
+            self.items[folder_uuid] = [i for i in self.items[folder_uuid] if i.uuid not in gone]
+            index = self._url_index[folder_uuid]
+            for urls in {held[uid].urls for uid in gone}:
+                remaining = [i for i in self.items[folder_uuid] if i.urls == urls]
+                if remaining:
+                    index[urls] = min(remaining, key=lambda i: i.inserted)
+                else:
+                    index.pop(urls, None)
+            return len(gone)

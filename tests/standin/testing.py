@@ -55,14 +55,19 @@ class EncordEnv:
 
 @contextmanager
 def encord_env(
-    tmp_path: Path, job_latency: float = 0.0, max_poll_hold: float = 0.5
+    tmp_path: Path,
+    job_latency: float = 0.0,
+    max_poll_hold: float = 0.5,
+    concurrent_jobs: bool = False,
 ) -> Iterator[EncordEnv]:
     """Start a stand-in with one user key and one integration."""
     key_text, key_hex = generate_ssh_key()
     key_file = tmp_path / "encord-key"
     key_file.write_text(key_text, encoding="ascii")
     key_file.chmod(0o600)
-    with EncordStandIn(job_latency=job_latency, max_poll_hold=max_poll_hold) as standin:
+    with EncordStandIn(
+        job_latency=job_latency, max_poll_hold=max_poll_hold, concurrent_jobs=concurrent_jobs
+    ) as standin:
         standin.register_public_key(key_hex)
         integration_id = standin.add_integration(INTEGRATION_TITLE)
         yield EncordEnv(standin, key_text, key_file, integration_id)

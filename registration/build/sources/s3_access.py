@@ -51,7 +51,7 @@ def s3_error(exc: BaseException, *, bucket: str, action: str) -> RegisterError:
         if code in MISSING_BUCKET_CODES:
             return UsageError(
                 f"bucket {bucket!r} does not exist (or is not visible to these credentials) "
-                f"while {action}",
+                f"while {action} s3://{bucket}",
                 hint="check the bucket name and the AWS account/region of your credentials",
             )
         if code in AUTH_CODES:

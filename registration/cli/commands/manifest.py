@@ -7,7 +7,7 @@ from pathlib import Path
 
 from registration.build.manifests import build_manifests
 from registration.build.pipeline import ManifestSummary
-from registration.build.skips import SKIPPED_FILE
+from registration.build.skips import CHECK_FAILED, SKIPPED_FILE
 from registration.build.sources.tiering import NOTE_UNKNOWN
 from registration.build.spec import OutputSpec
 from registration.build.writer import DEFAULT_FORMAT, FORMATS
@@ -65,6 +65,9 @@ def run(args: argparse.Namespace, console: Console) -> int:
         console.info(f"  items {kind}: {count}")
     for reason, count in sorted(summary.skipped_by_reason.items()):
         console.info(f"  skipped {reason}: {count}")
+        if reason == CHECK_FAILED:
+            for detail, refused in sorted(summary.item_checks_failed.items()):
+                console.info(f"    {refused} x {detail}")
     if summary.shortened_titles:
         console.info(
             f"  titles shortened to {MAX_TITLE_CHARS} characters: {len(summary.shortened_titles)}"

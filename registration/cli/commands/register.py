@@ -9,9 +9,11 @@ from registration.cli import options
 from registration.cli.console import Console
 from registration.encord.retry import DEFAULT_BASE_DELAY, DEFAULT_MAX_ATTEMPTS
 from registration.metadata_schema.organisation import schema_item_checks
+from registration.register.lock import hold_state_lock
 from registration.register.report import render_summary
-from registration.register.run import prepare_files, register
+from registration.register.run import prepare_files, register, state_path
 from registration.register.spec import (
+    DEFAULT_JOB_DEADLINE,
     DEFAULT_JOBS,
     DEFAULT_SUBMIT_FORM,
     STATE_DIR,
@@ -85,6 +87,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--retry-failed", action="store_true", help="re-submit only the units that failed, by URL"
     )
     run_group.add_argument(
+        "--job-deadline",
+        type=float,
+        default=DEFAULT_JOB_DEADLINE,
+        metavar="SECONDS",
+        help="how long one run follows a registration job; a job still running then leaves its "
+        "file in_flight (exit 5) and the next run polls the same job again "
+        f"(default {DEFAULT_JOB_DEADLINE:.0f})",
+    )
+    run_group.add_argument(
         "--dry-run",
         action="store_true",
         help="resolve the integration and folder, create nothing, print what would be sent",
@@ -135,24 +146,29 @@ def run(args: argparse.Namespace, console: Console) -> int:
         retry_base_delay=args.retry_base_delay,
         report=args.report,
         submit_form=SubmitForm(args.submit_form),
+        job_deadline=args.job_deadline,
     )
     run_options.check()
     connection = options.encord_connection(args)
-    prepared = prepare_files(
-        args.manifests,
-        options.source_spec(args),
-        options.build_options(args),
-        args.state,
-        schema_item_checks(args.schema, connection, console),
-        console,
-    )
+    source = options.source_spec(args)
+    state = state_path(args.manifests, source, args.state)
     target = EncordTarget(
         integration=args.integration,
         folder=args.folder,
         folder_description=args.folder_description,
         create_folder=args.create_folder,
     )
-    report = register(prepared, target, run_options, connection, console)
+    # One run per state file, from before the first remote call (listing, schema, folder).
+    with hold_state_lock(state, console, create=not run_options.dry_run):
+        prepared = prepare_files(
+            args.manifests,
+            source,
+            options.build_options(args),
+            state,
+            schema_item_checks(args.schema, connection, console),
+            console,
+        )
+        report = register(prepared, target, run_options, connection, console)
     if args.json:
         console.emit_json(report.to_dict())
     else:

@@ -108,6 +108,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
         region=args.region,
         sample=args.sample,
         preflight=args.preflight,
+        stack_args=options.stack_args(args),
     )
     target = build_target(flags, load_stack_outputs(args.stack_outputs, args.stack, args.region))
     report = run_checks(target, AwsClients(default_region=args.region))

@@ -79,7 +79,8 @@ def test_embeddings_are_cut_by_bytes_and_every_item_arrives_whole(
     at_least: int,
 ) -> None:
     keys_file, metadata, docs = embeddings
-    out = _manifest(tmp_path, "--keys-file", str(keys_file), "--metadata", str(metadata), *plan)
+    keys = ("--keys-file", str(keys_file), "--trust-keys")  # no S3 here
+    out = _manifest(tmp_path, *keys, "--metadata", str(metadata), *plan)
     files, skipped, summary = _load(out)
 
     assert len(files) >= at_least
@@ -96,13 +97,14 @@ def test_embeddings_are_cut_by_bytes_and_every_item_arrives_whole(
 def test_team_plan_files_hold_2500_items_and_max_items_wins(tmp_path: Path) -> None:
     keys = tmp_path / "keys.txt"
     keys.write_text("".join(f"img-{n:05d}.jpg\n" for n in range(6_000)))
-    team = _manifest(tmp_path / "team", "--keys-file", str(keys), "--plan", "team")
+    team = _manifest(tmp_path / "team", "--keys-file", str(keys), "--trust-keys", "--plan", "team")
     files, _, summary = _load(team)
     assert [len(_images([p])) for p in files] == [2_500, 2_500, 1_000]
     assert summary["files_cut_by"] == {"items": 2, "end": 1}
 
     explicit = _manifest(
-        tmp_path / "explicit", "--keys-file", str(keys), "--plan", "team", "--max-items", "4000"
+        tmp_path / "explicit",
+        *("--keys-file", str(keys), "--trust-keys", "--plan", "team", "--max-items", "4000"),
     )
     assert [len(_images([p])) for p in _load(explicit)[0]] == [4_000, 2_000]
 

@@ -285,9 +285,9 @@ def test_metadata_file_and_item_checks(aws: Any, tmp_path: Path) -> None:
     (cat,) = _items(docs, "images")
     assert cat["clientMetadata"] == {"site": "paris", "score": 0.5, "code": "007"}
     assert _items(docs, "image_groups")[0]["clientMetadata"] == {"site": "lyon", "score": 1}
-    assert {(s["key"], s["reason"]) for s in skipped} >= {
-        ("images/dog photo #1.PNG", "dogs are refused"),
-        ("images/dog photo #1.PNG.json", "sidecar_of_skipped_object"),
+    assert {(s["key"], s["reason"], s.get("detail")) for s in skipped} >= {
+        ("images/dog photo #1.PNG", "item_check", "dogs are refused"),
+        ("images/dog photo #1.PNG.json", "sidecar_of_skipped_object", "item_check"),
     }
     assert summary.metadata_entries_unmatched == 1
     assert summary.objects_seen == summary.objects_included + summary.skipped
@@ -443,7 +443,10 @@ def test_region_lookup_of_a_missing_bucket(
     aws: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert _run("--bucket", "missing-bucket", "--out", str(tmp_path / "o")) == ExitStatus.USAGE
-    assert "does not exist" in capsys.readouterr().err
+    assert capsys.readouterr().err.startswith(
+        "error: bucket 'missing-bucket' does not exist (or is not visible to these credentials) "
+        "while looking up the region of s3://missing-bucket\n"
+    )
 
 
 @pytest.mark.usefixtures("no_aws_credentials")
@@ -455,9 +458,8 @@ def test_no_credentials_is_an_auth_error(
     assert "no AWS credentials" in capsys.readouterr().err
 
 
-def test_access_denied_is_an_auth_error(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
+def deny_listing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The helper's S3 client answers its first ListObjectsV2 with AccessDenied."""
     from botocore.stub import Stubber
 
     from registration.build.sources import s3_access
@@ -469,6 +471,12 @@ def test_access_denied_is_an_auth_error(
     stubber.add_client_error("list_objects_v2", "AccessDenied", "Access Denied", 403)
     stubber.activate()
     monkeypatch.setattr(s3_access, "make_s3_client", lambda region=None: client)
+
+
+def test_access_denied_is_an_auth_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    deny_listing(monkeypatch)
     status = _run(
         "--bucket", BUCKET, "--region", REGION, "--list-workers", "1", "--out", str(tmp_path / "o")
     )

@@ -54,7 +54,7 @@ def write_keys_file(path: Path, n_images: int = 120, bad_scores: int = 3) -> Pat
 
 
 def source_args(keys_file: Path) -> list[str]:
-    return ["--keys-file", str(keys_file), "--bucket", BUCKET, "--region", REGION]
+    return ["--keys-file", str(keys_file), "--trust-keys", "--bucket", BUCKET, "--region", REGION]
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
@@ -161,8 +161,12 @@ def test_manifest_with_schema_refuses_breaking_items_into_skipped_jsonl(
     assert code == 0
     skipped = read_jsonl(out / "skipped.jsonl")
     assert sorted(s["key"] for s in skipped) == [f"survey/img_{i:04d}.jpg" for i in range(3)]
-    assert {s["reason"] for s in skipped} == {
-        "clientMetadata key 'score' breaks the metadata schema: expected a number, got a string"
+    assert {(s["reason"], s["detail"]) for s in skipped} == {
+        (
+            "item_check",
+            "clientMetadata key 'score' breaks the metadata schema: expected a number, "
+            "got a string",
+        )
     }
     registered = [item["clientMetadata"]["score"] for _, item in manifest_items(out)]
     assert len(registered) == 121 and "high" not in registered
@@ -336,7 +340,7 @@ def test_register_refuses_items_breaking_the_schema_before_sending(
     assert not any(t.startswith(f"survey/img_000{i}") for t in titles for i in range(3))
     skipped = read_jsonl(manifests / ".encord-register" / "schema-checked" / "skipped.jsonl")
     assert sorted(s["key"] for s in skipped) == [f"survey/img_{i:04d}.jpg" for i in range(3)]
-    assert all("'score'" in s["reason"] for s in skipped)
+    assert all(s["reason"] == "item_check" and "'score'" in s["detail"] for s in skipped)
     assert (manifests / "manifest-00001.json").read_bytes() == original  # never rewritten
     assert "3 item(s) refused by the metadata schema" in captured.err
 
@@ -358,7 +362,8 @@ def test_register_checks_against_the_organisations_schema(
     refused = {s["key"] for s in skipped}
     assert all(item["clientMetadata"].get("weather") != "rain" for item in items)
     assert len(items) + len(refused) == 124
-    reasons = {s["reason"] for s in skipped}
+    assert {s["reason"] for s in skipped} == {"item_check"}
+    reasons = {s["detail"] for s in skipped}
     assert any("'weather'" in r and "enum values (overcast, sunny)" in r for r in reasons)
     assert any("'score'" in r and "expected a number" in r for r in reasons)
 

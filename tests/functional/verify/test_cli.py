@@ -11,6 +11,7 @@ preflight needs a real HTTP endpoint: see test_verify_preflight.py.
 from __future__ import annotations
 
 import json
+import shlex
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -445,7 +446,11 @@ def test_cors_missing_an_origin(aws: Deployment, capsys: pytest.CaptureFixture[s
     assert failure["name"] == "cors-rules"
     assert failure["subject"] == f"s3://{BUCKET} for https://app.us.encord.com"
     assert failure["message"] == "no CORS rule allows origin https://app.us.encord.com"
-    assert "Add a CORS rule for https://app.us.encord.com" in failure["fix"]
+    assert failure["fix"].startswith(
+        f"Run `encord-register cors apply --bucket {BUCKET} --origin https://app.encord.com "
+        "--origin https://app.us.encord.com`"
+    )
+    assert "a CORS rule for https://app.us.encord.com allowing GET and HEAD" in failure["fix"]
 
 
 def test_cors_without_range_headers(aws: Deployment, capsys: pytest.CaptureFixture[str]) -> None:
@@ -468,6 +473,121 @@ def test_no_cors_configuration(aws: Deployment, capsys: pytest.CaptureFixture[st
     failures = checks(doc, "cors-rules", "FAILED")
     assert len(failures) == 2
     assert failures[0]["message"].startswith("the bucket has no CORS configuration")
+
+
+def _fix_command(failure: dict[str, Any]) -> list[str]:
+    """The `encord-register ...` command a fix names, as argv for the CLI's main."""
+    command = failure["fix"].split("`")[1]
+    assert command.startswith("encord-register cors apply ")
+    return shlex.split(command)[1:]
+
+
+CUSTOMER_RULE = {
+    "ID": "customer",
+    "AllowedOrigins": ["https://x.example"],
+    "AllowedMethods": ["PUT"],
+}
+
+
+def test_the_fix_for_a_missing_rule_puts_it_back(
+    aws: Deployment, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Rule missing -> verify fails and names a command -> the command -> verify passes."""
+    aws.s3.put_bucket_cors(Bucket=BUCKET, CORSConfiguration={"CORSRules": [CUSTOMER_RULE]})
+    code, doc = verify(capsys)
+    assert code == ExitStatus.CHECKS_FAILED
+    failures = checks(doc, "cors-rules", "FAILED")
+    assert len(failures) == 2  # one per origin, each with its own command
+    for failure in failures:
+        assert cli.main(_fix_command(failure)) == ExitStatus.OK
+    out = capsys.readouterr().out
+    assert "put in place" in out and "1 other rule(s) kept" in out
+    code, doc = verify(capsys)
+    assert code == ExitStatus.OK, only_failure(doc)
+    rules = aws.s3.get_bucket_cors(Bucket=BUCKET)["CORSRules"]
+    assert rules[0] == CUSTOMER_RULE and [r["ID"] for r in rules] == [
+        "customer",
+        "encord-access-cli",
+    ]
+    # Idempotent: running it again writes nothing.
+    assert cli.main(_fix_command(failures[0])) == ExitStatus.OK
+    assert "already in place, nothing written" in capsys.readouterr().out
+    assert aws.s3.get_bucket_cors(Bucket=BUCKET)["CORSRules"] == rules
+
+
+def test_the_fix_with_a_stack_restores_the_stacks_own_rule(
+    aws: Deployment, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """With the stack's outputs, the command writes the stack's rule ID and origins, so the
+    stack still owns the rule (its update replaces it, its deletion removes it)."""
+    rule_id = "encord-access-EncordAccess-eu-west-1-0123abcd"
+    bucket = {"name": BUCKET, "region": REGION, "prefixes": [PREFIX], "corsRuleId": rule_id}
+    outputs = tmp_path / "cdk-outputs.json"
+    outputs.write_text(
+        json.dumps(
+            {
+                "EncordAccess": {
+                    OUTPUT_ROLE_ARN: ROLE_ARN,
+                    OUTPUT_EXTERNAL_ID: EXTERNAL_ID,
+                    OUTPUT_BUCKETS: json.dumps([bucket]),
+                    OUTPUT_CORS_ORIGINS: json.dumps(ORIGINS),
+                }
+            }
+        )
+    )
+    aws.s3.put_bucket_cors(Bucket=BUCKET, CORSConfiguration={"CORSRules": [CUSTOMER_RULE]})
+    stack = ["--stack-outputs", str(outputs), "--no-preflight"]
+    assert cli.main(["verify", *stack, "--json"]) == ExitStatus.CHECKS_FAILED
+    failure = checks(json.loads(capsys.readouterr().out), "cors-rules", "FAILED")[0]
+    argv = _fix_command(failure)
+    assert argv == ["cors", "apply", "--stack-outputs", str(outputs), "--bucket", BUCKET]
+    assert cli.main(argv) == ExitStatus.OK
+    capsys.readouterr()
+    assert cli.main(["verify", *stack]) == ExitStatus.OK
+    capsys.readouterr()
+    assert aws.s3.get_bucket_cors(Bucket=BUCKET)["CORSRules"] == [
+        CUSTOMER_RULE,
+        {**CORS_RULE, "ID": rule_id},
+    ]
+    # And `cors remove` with the stack takes exactly that rule off again.
+    assert cli.main(["cors", "remove", "--stack-outputs", str(outputs), "--json"]) == 0
+    (removed,) = json.loads(capsys.readouterr().out)
+    assert removed == {
+        "bucket": BUCKET,
+        "ruleId": rule_id,
+        "action": "remove",
+        "changed": True,
+        "otherRules": 1,
+    }
+    assert aws.s3.get_bucket_cors(Bucket=BUCKET)["CORSRules"] == [CUSTOMER_RULE]
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["cors", "apply"], "name the bucket(s) with --bucket NAME"),
+        (["cors", "apply", "--bucket", "no-such-bucket"], "s3://no-such-bucket does not exist"),
+        (
+            [
+                "cors",
+                "remove",
+                "--bucket",
+                BUCKET,
+                "--rule-id",
+                "x",
+                "--stack-outputs",
+                "nope.json",
+            ],
+            "stack outputs file nope.json does not exist",
+        ),
+    ],
+)
+def test_cors_command_usage_errors(
+    aws: Deployment, capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
+    assert cli.main(argv) == ExitStatus.USAGE
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
 
 
 # ----------------------------------------------------------------------------- encryption
@@ -574,6 +694,49 @@ def test_customer_key_with_decrypt_through_s3(
         f"aws:kms default, customer-managed key {key_arn}; the role may kms:Decrypt with it"
     )
     assert checks(doc, "object-encryption")[0]["status"] == "PASSED"
+
+
+def _decrypt_scoped_to(aws: Deployment, key_arn: str, *s3_arns: str) -> None:
+    """Grant kms:Decrypt as the stack does: through S3, for the named S3 resources only."""
+    aws.inline(
+        "decrypt",
+        {
+            "Effect": "Allow",
+            "Action": "kms:Decrypt",
+            "Resource": key_arn,
+            "Condition": {
+                "StringEquals": {"kms:ViaService": f"s3.{REGION}.amazonaws.com"},
+                "ArnLike": {"kms:EncryptionContext:aws:s3:arn": list(s3_arns)},
+            },
+        },
+    )
+
+
+def test_customer_key_scoped_by_encryption_context(
+    aws: Deployment, capsys: pytest.CaptureFixture[str]
+) -> None:
+    key_arn = _customer_key(aws)
+    _decrypt_scoped_to(aws, key_arn, f"arn:aws:s3:::{BUCKET}", f"arn:aws:s3:::{BUCKET}/data/*")
+    aws.put("data/images/a.jpg")
+    code, doc = verify(capsys)
+    assert code == ExitStatus.OK
+    assert checks(doc, "encryption")[0]["status"] == "PASSED"
+    assert checks(doc, "object-encryption")[0]["status"] == "PASSED"
+
+
+def test_customer_key_scoped_to_another_bucket_fails(
+    aws: Deployment, capsys: pytest.CaptureFixture[str]
+) -> None:
+    key_arn = _customer_key(aws)
+    _decrypt_scoped_to(aws, key_arn, "arn:aws:s3:::another-bucket", "arn:aws:s3:::another-bucket/*")
+    aws.put("data/images/a.jpg")
+    code, doc = verify(capsys)
+    assert code == ExitStatus.CHECKS_FAILED
+    (failure,) = checks(doc, "encryption", "FAILED")
+    assert failure["message"].startswith(
+        f"the role may not kms:Decrypt with customer-managed key {key_arn}"
+    )
+    assert checks(doc, "object-encryption")[0]["status"] == "FAILED"
 
 
 # ----------------------------------------------------------------------------- bucket settings

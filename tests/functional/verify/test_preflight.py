@@ -116,7 +116,7 @@ def test_preflight_against_a_real_endpoint(
         f"the preflight from {OTHER} was refused: OPTIONS {url} answered 403 "
         "with no Access-Control-Allow-Origin"
     )
-    assert f"Add a CORS rule for {OTHER}" in refused["fix"]
+    assert f"a CORS rule for {OTHER} allowing GET" in refused["fix"]
     # The rules agree with the endpoint; everything else about the deployment passes.
     failures = sorted((c["name"], c["subject"]) for c in doc["checks"] if c["status"] == "FAILED")
     assert failures == [

@@ -63,7 +63,8 @@ def build(
             line["metadata"] = keys_metadata[key]
         lines.append(json.dumps(line) + "\n")
     keys.write_text("".join(lines))
-    argv = ["manifest", "--keys-file", str(keys), "--bucket", "bkt", "--region", "eu-west-1"]
+    argv = ["manifest", "--keys-file", str(keys), "--trust-keys", "--bucket", "bkt"]
+    argv += ["--region", "eu-west-1"]
     args = build_parser().parse_args([*argv, "--out", "unused", *flags])
     out = tmp_path / "out"
     reporter = Recorder()

@@ -41,6 +41,7 @@ def _build(tmp_path: Path, lines: list[dict[str, Any]], *extra: str, checks: Any
             "bkt",
             "--region",
             "eu-west-1",
+            "--trust-keys",  # no S3 here: the keys are taken as they are
             "--out",
             "unused",
             *extra,
@@ -80,6 +81,7 @@ def test_every_skip_reason_is_reported_with_its_key(
         {"key": "g/1.jpg.json", "size": 1},
         {"key": "dup.png", "size": 1},
         {"key": "dup.png", "size": 1},
+        {"key": "up/../dots.png", "size": 1},  # its URL would fetch `dots.png`
         *({"key": f"big/{n}.jpg", "size": 1} for n in range(4)),
         *({"key": f"g/{n}.jpg", "size": 1} for n in range(2)),
         {"key": "refuse-me.txt", "size": 1},
@@ -107,9 +109,18 @@ def test_every_skip_reason_is_reported_with_its_key(
         checks=[check],
     )
     reasons = {s["reason"] for s in skipped}
-    expected = set(skips.REASONS) - {skips.CHECK_FAILED} | {"refused by test"}
+    # not_found needs S3 (a keys file is checked with HeadObject): tests/functional/build.
+    expected = set(skips.REASONS) - {skips.NOT_FOUND}
     assert reasons == expected
     by_reason = {s["reason"]: s for s in skipped}
+    # Like every other skip line: the reason is the code, the detail says why.
+    assert by_reason["item_check"] == {
+        "bucket": "bkt",
+        "key": "refuse-me.txt",
+        "reason": "item_check",
+        "detail": "refused by test",
+    }
+    assert summary.item_checks_failed == {"refused by test": 1}
     assert by_reason["bad_sidecar"]["key"] == "v/bad.mp4.json"
     assert "expected a JSON object" in by_reason["bad_sidecar"]["detail"]
     assert {s["key"] for s in skipped if s["reason"] == "sidecar_of_skipped_object"} == {
@@ -119,6 +130,7 @@ def test_every_skip_reason_is_reported_with_its_key(
     assert by_reason["metadata_too_large"]["key"] == "meta.jpg"
     assert by_reason["item_too_large"]["key"].startswith("huge/")
     assert by_reason["duplicate_key"]["key"] == "dup.png"
+    assert by_reason["dot_segment_key"]["key"] == "up/../dots.png"
     assert {s["key"] for s in skipped if s["reason"] == "group_too_large"} == {
         f"big/{n}.jpg" for n in range(4)
     }
@@ -169,9 +181,13 @@ def test_awkward_keys_survive_the_whole_pipeline(tmp_path: Path) -> None:
 
     from tests.unit.build.test_urls import AWKWARD_KEYS
 
-    keys = sorted({k if k.endswith(".jpg") else k + ".jpg" for k in AWKWARD_KEYS})
-    _, skipped, docs = _build(tmp_path, [{"key": k, "size": 1} for k in keys])
-    assert skipped == []
+    every = sorted({k if k.endswith(".jpg") else k + ".jpg" for k in AWKWARD_KEYS})
+    _, skipped, docs = _build(tmp_path, [{"key": k, "size": 1} for k in every])
+    # A key with a dot segment has no URL that reaches it (clients normalise it away).
+    assert [(s["key"], s["reason"]) for s in skipped] == [
+        ("./dot/../segments.jpg", "dot_segment_key")
+    ]
+    keys = [k for k in every if k != "./dot/../segments.jpg"]
     prefix = "https://bkt.s3.eu-west-1.amazonaws.com/"
     urls = [i["objectUrl"] for d in docs for i in d["images"]]
     assert all(u.startswith(prefix) and not any(c.isspace() for c in u) for u in urls)

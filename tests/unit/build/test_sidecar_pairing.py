@@ -85,7 +85,7 @@ def test_a_sidecar_listed_twice_is_a_duplicate(tmp_path: Path) -> None:
 
     out = tmp_path / "out"
     summary = build_manifests(
-        SourceSpec(bucket="bkt", keys_file=keys, region="eu-west-1"),
+        SourceSpec(bucket="bkt", keys_file=keys, region="eu-west-1", trust_keys=True),
         BuildOptions(),
         OutputSpec(out),
         SILENT,

@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from registration.build.sources.inventory import InventoryReader, external_sort
-from registration.build.sources.keys_file import read_keys_file
+from registration.build.sources.keys_file import KeysFileCounts, read_keys_file
 from registration.errors import InputError
 
 KEYS = ["b/2.jpg", "a b/1.jpg", "c+d/ü.png", "a b/10.jpg", "z%/x.mp4"]
@@ -136,6 +136,54 @@ def test_keys_file_plain_lines_keep_spaces(tmp_path: Path) -> None:
     path = tmp_path / "keys.txt"
     path.write_text("b.jpg\n a.jpg \n\nc d.png\r\n", encoding="utf-8")
     assert [r.key for r in read_keys_file(path, "bkt")] == [" a.jpg ", "b.jpg", "c d.png"]
+
+
+def _read(path: Path, prefixes: tuple[str, ...] = ()) -> tuple[list[str], dict[str, int]]:
+    counts = KeysFileCounts()
+    keys = [r.key for r in read_keys_file(path, "bkt", prefixes=prefixes, counts=counts)]
+    return keys, counts.notes()
+
+
+@pytest.mark.parametrize(
+    ("data", "keys", "blank"),
+    [
+        # A CR inside a key is part of the key; CRLF and LF both end a line.
+        (b"a\rb.jpg\nc.jpg\r\nd.jpg", ["a\rb.jpg", "c.jpg", "d.jpg"], 0),
+        # Whitespace-only keys are legal in S3: kept, even first; empty lines are counted.
+        (b"   \n\nx.jpg\n\t\n\r\n", ["\t", "   ", "x.jpg"], 2),
+        (b"\n\n\n", [], 3),
+        (b"  \n \n", [" ", "  "], 0),  # whitespace only, no '{': plain keys
+        # One CR before the LF is the line end; a CR at the end of the file is the key's.
+        (b"k.jpg\r\r\nend\r", ["end\r", "k.jpg\r"], 0),
+        # A byte order mark (Windows editors) is not part of the first key.
+        (b"\xef\xbb\xbfa.jpg\r\nb.jpg\r\n", ["a.jpg", "b.jpg"], 0),
+        # JSON Lines: whitespace-only lines are blank, even before the first object.
+        (b'  \n{"key": " "}\n\t\n\n{"key": "a\\rb"}\n', [" ", "a\rb"], 3),
+        (b'\xef\xbb\xbf{"key": "bom.jpg"}\n', ["bom.jpg"], 0),
+    ],
+)
+def test_keys_file_lines_are_read_exactly_as_documented(
+    tmp_path: Path, data: bytes, keys: list[str], blank: int
+) -> None:
+    path = tmp_path / "keys"
+    path.write_bytes(data)
+    read, notes = _read(path)
+    assert read == keys
+    assert notes.get("keys_file_blank_lines", 0) == blank
+    lines = data.count(b"\n") + (not data.endswith(b"\n"))
+    assert len(read) + blank == lines  # every line: an object, or counted
+
+
+def test_keys_file_keys_outside_the_prefixes_are_counted(tmp_path: Path) -> None:
+    path = tmp_path / "keys"
+    path.write_text("a/1.jpg\nb/2.jpg\nc/3.jpg\n\n")
+    assert _read(path, ("a/", "c/")) == (
+        ["a/1.jpg", "c/3.jpg"],
+        {"keys_file_blank_lines": 1, "keys_file_outside_prefix": 1},
+    )
+    assert _read(path, ("",))[0] == ["a/1.jpg", "b/2.jpg", "c/3.jpg"]
+    path.write_text('{"key": "a/1.jpg"}\n{"key": "z.jpg"}\n')
+    assert _read(path, ("a/",)) == (["a/1.jpg"], {"keys_file_outside_prefix": 1})
 
 
 def test_keys_file_json_lines(tmp_path: Path) -> None:

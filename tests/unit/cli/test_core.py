@@ -54,17 +54,29 @@ def test_unexpected_aws_errors_become_messages_not_tracebacks(monkeypatch, capsy
 
     import registration.cli.core as cli
 
+    credentials = "hint: see docs/troubleshooting.md#credentials"
     cases = [
-        (NoCredentialsError(), ExitStatus.AUTH, "no AWS credentials found"),
-        (EndpointConnectionError(endpoint_url="http://x"), ExitStatus.REMOTE, "cannot reach AWS"),
+        (NoCredentialsError(), ExitStatus.AUTH, "no AWS credentials found", credentials),
+        (
+            EndpointConnectionError(endpoint_url="http://x"),
+            ExitStatus.REMOTE,
+            "cannot reach AWS",
+            None,
+        ),
         (
             ClientError({"Error": {"Code": "AccessDenied", "Message": "no"}}, "ListObjectsV2"),
             ExitStatus.AUTH,
             "AWS refused ListObjectsV2: AccessDenied no",
+            credentials,
         ),
-        (ValueError("boom"), ExitStatus.FAILURE, "internal error: ValueError: boom"),
+        (
+            ValueError("boom"),
+            ExitStatus.FAILURE,
+            "internal error: ValueError: boom",
+            "hint: see docs/troubleshooting.md#internal-errors",
+        ),
     ]
-    for exc, status, message in cases:
+    for exc, status, message, hint in cases:
 
         def fail(args, console, exc=exc):
             raise exc
@@ -76,15 +88,16 @@ def test_unexpected_aws_errors_become_messages_not_tracebacks(monkeypatch, capsy
         assert cli.main(["manifest", "--keys-file", "k", "--bucket", "b", "--out", "o"]) == status
         err = capsys.readouterr().err
         assert message in err and "Traceback" not in err
-        assert "docs/troubleshooting.md" in err
+        # A section that speaks of this error, or no hint at all (never the whole page).
+        assert (hint in err) if hint else ("hint:" not in err)
 
 
-def test_an_error_without_its_own_hint_points_at_troubleshooting(tmp_path, capsys):
+def test_an_error_without_its_own_hint_gets_none(tmp_path, capsys):
     code = main(["manifest", "--out", str(tmp_path / "out")])
     assert code == ExitStatus.USAGE
     err = capsys.readouterr().err
     assert err.startswith("error: no source: give --bucket NAME")
-    assert "hint: see docs/troubleshooting.md" in err
+    assert "hint:" not in err
 
 
 def test_a_missing_keys_file_is_reported_before_any_aws_call(tmp_path, capsys, monkeypatch):

@@ -209,7 +209,7 @@ def write_keys(path: Path, size: int) -> Path:
 
 
 def source(keys: Path) -> list[str]:
-    return ["--keys-file", str(keys), "--bucket", "bkt", "--region", "eu-west-1"]
+    return ["--keys-file", str(keys), "--trust-keys", "--bucket", "bkt", "--region", "eu-west-1"]
 
 
 def test_schema_warns_about_active_and_never_names_encord_as_invalid(
@@ -252,6 +252,6 @@ def test_manifest_schema_refuses_over_4096_and_warns_over_2000(
     assert "vec: an embedding of 3,000 numbers: Encord Active uses at most 2,000" in captured.err
     skipped = [json.loads(line) for line in (out / "skipped.jsonl").read_text().splitlines()]
     assert {s["key"] for s in skipped} == {f"v/{i}.mp4" for i in range(3)}
-    assert all("'vec'" in s["reason"] for s in skipped)
+    assert all(s["reason"] == "item_check" and "'vec'" in s["detail"] for s in skipped)
     summary = json.loads((out / "summary.json").read_text())
     assert summary["items"] == 1 and summary["keyframes_converted"] == 1

@@ -63,7 +63,8 @@ def test_refused_items_are_dropped_listed_and_originals_untouched(tmp_path: Path
         ("manifest-00001.json", "image_groups", "g/0.jpg", [URL + "g/0.jpg"]),
         ("manifest-00002.json", "images", "c.jpg", [URL + "c.jpg"]),
     ]
-    assert all("'score'" in x["reason"] and x["detail"] == "metadata_schema" for x in lines)
+    # As in every other skipped.jsonl: the reason is the code, the detail says why.
+    assert all(x["reason"] == "item_check" and "'score'" in x["detail"] for x in lines)
 
 
 def test_a_rerun_replaces_stale_files(tmp_path: Path) -> None:

@@ -18,7 +18,7 @@ from stacks.config import ConfigError, config_from_context, load_config, merge_c
 REPO = Path(__file__).resolve().parents[3]
 GOOD: dict[str, Any] = {
     "trustedPrincipals": ["210987654321"],
-    "externalId": "ext-123",
+    "externalId": "encord-ext-123",
     "buckets": [{"name": "data-bucket", "prefixes": ["images/"]}],
 }
 
@@ -166,9 +166,9 @@ def test_merge_context_overrides_single_settings_and_whole_objects() -> None:
 
 
 def test_config_from_context_reads_the_object_and_its_overrides_only() -> None:
-    context = {"encord": json.dumps(GOOD), "encord.externalId": "ext-456", "other.key": "x"}
+    context = {"encord": json.dumps(GOOD), "encord.externalId": "encord-ext-456", "other.key": "x"}
     config = config_from_context(context)
-    assert config.external_id == "ext-456"
+    assert config.external_id == "encord-ext-456"
     assert config.trusted_principals == ("210987654321",)
     with pytest.raises(ConfigError, match="encord: missing"):
         config_from_context({"other.key": "x"})
@@ -183,12 +183,15 @@ def test_multi_region_access_point_alias_and_account() -> None:
     assert config.mraps[0].account == "123456789012"
 
 
-def _run_app(context: dict[str, Any], tmp_path: Path) -> subprocess.CompletedProcess[str]:
+def _run_app(
+    context: dict[str, Any], tmp_path: Path, **environ: str
+) -> subprocess.CompletedProcess[str]:
     env = {
         **os.environ,
         "CDK_CONTEXT_JSON": json.dumps(context),
         "CDK_OUTDIR": str(tmp_path),
         "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
+        **environ,
     }
     return subprocess.run(
         [sys.executable, "app.py"],
@@ -223,3 +226,145 @@ def test_app_applies_single_setting_overrides(tmp_path: Path) -> None:
     template = json.loads((tmp_path / "OverriddenStack.template.json").read_text())
     custom = [r for r in template["Resources"].values() if r["Type"] == "Custom::EncordBucketCors"]
     assert custom[0]["Properties"]["MaxAgeSeconds"] == "600"
+
+
+# --- issue 11: external ID, write prefix, access points, KMS region, JSON in -c values ------
+
+KEY_EU = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+MRAP = "arn:aws:s3::123456789012:accesspoint/mfzwi23gnjvgw.mrap"
+SAMPLE = json.loads((REPO / "cdk.json").read_text())["context"]["encord"]
+
+
+@pytest.mark.parametrize(
+    ("external_id", "expected"),
+    [
+        (SAMPLE["externalId"], "the sample's placeholder, not your external ID; copy it from"),
+        ("<the external ID from the dialog>", "the sample's placeholder"),
+        ("ab", "only 2 characters, but an external ID must have at least 8"),
+        ("x" * 1225, "AWS allows at most 1224"),
+    ],
+)
+def test_an_external_id_that_cannot_be_encords_is_refused(external_id: str, expected: str) -> None:
+    (problem,) = problems_of(externalId=external_id)
+    assert problem.startswith("encord.externalId: received ")
+    assert expected in problem
+    if "1224" not in expected:
+        assert "Integrations > New integration > AWS S3" in problem
+
+
+def test_the_sample_configuration_is_refused_until_the_external_id_is_encords() -> None:
+    with pytest.raises(ConfigError, match="the sample's placeholder") as caught:
+        load_config(SAMPLE)
+    assert len(caught.value.problems) == 1
+    config = load_config({**SAMPLE, "externalId": "0f3c9a6e-sample-encord-external-id"})
+    assert config.uses_placeholder_principal  # still only a warning
+
+
+@pytest.mark.parametrize(
+    ("bucket", "why"),
+    [
+        ({"prefixes": ["images/"], "writePrefix": "images/"}, "equals the read prefix 'images/'"),
+        (
+            {"prefixes": ["images/"], "writePrefix": "images/encord/"},
+            "sits inside the read prefix 'images/'",
+        ),
+        ({"prefixes": ["images/cats/"], "writePrefix": "images/"}, "contains the read prefix"),
+        ({"prefixes": ["images"], "writePrefix": "images-videos/"}, "sits inside the read prefix"),
+        ({"writePrefix": "encord-videos/"}, "the whole bucket is readable"),
+    ],
+)
+def test_a_write_prefix_over_the_data_read_is_refused(bucket: dict[str, Any], why: str) -> None:
+    (problem,) = problems_of(buckets=[{"name": "data-bucket", **bucket}])
+    assert problem.startswith("encord.buckets[0] (data-bucket).writePrefix: ")
+    assert why in problem and "could overwrite your source data" in problem
+
+
+def test_a_write_prefix_beside_the_read_prefixes_is_accepted() -> None:
+    bucket = {"name": "data-bucket", "prefixes": ["images/"], "writePrefix": "encord-videos/"}
+    (loaded,) = load_config({**GOOD, "buckets": [bucket]}).buckets
+    assert loaded.write_prefix == "encord-videos/"
+
+
+@pytest.mark.parametrize(
+    ("second", "shown"),
+    [
+        ({"prefixes": ["dicom/"]}, "'scans-b': prefixes ['dicom/']"),
+        ({"prefixes": ["images/"], "writePrefix": "encord/"}, "write prefix 'encord/'"),
+        ({}, "'scans-b': prefixes the whole bucket"),
+    ],
+)
+def test_an_access_point_over_buckets_with_different_grants_is_refused(
+    second: dict[str, Any], shown: str
+) -> None:
+    buckets = [{"name": "scans-a", "prefixes": ["images/"]}, {"name": "scans-b", **second}]
+    mraps = [{"arn": MRAP, "buckets": ["scans-a", "scans-b"]}]
+    (problem,) = problems_of(buckets=buckets, multiRegionAccessPoints=mraps)
+    assert problem.startswith("encord.multiRegionAccessPoints[0].buckets: ")
+    assert "must have the same prefixes and write prefix" in problem
+    assert "'scans-a': prefixes ['images/'], write prefix None" in problem and shown in problem
+
+
+def test_an_access_point_over_buckets_with_the_same_grants_is_accepted() -> None:
+    buckets = [{"name": n, "prefixes": ["images/", "videos/"]} for n in ("scans-a", "scans-b")]
+    mraps = [{"arn": MRAP, "buckets": ["scans-a", "scans-b"]}]
+    config = load_config({**GOOD, "buckets": buckets, "multiRegionAccessPoints": mraps})
+    assert config.mraps[0].buckets == ("scans-a", "scans-b")
+
+
+def test_a_kms_key_in_another_region_than_its_bucket_is_refused() -> None:
+    (problem,) = problems_of(
+        buckets=[{"name": "data-bucket", "region": "us-east-1", "kmsKeyArn": KEY_EU}]
+    )
+    assert problem.startswith("encord.buckets[0] (data-bucket).kmsKeyArn: ")
+    assert "the key is in eu-west-1 but the bucket is in us-east-1" in problem
+    # Without `region` the bucket is in the stack's region, which the app passes when known.
+    bucket = {"name": "data-bucket", "kmsKeyArn": KEY_EU}
+    assert load_config({**GOOD, "buckets": [bucket]}).buckets[0].kms_key_arn == KEY_EU
+    with pytest.raises(ConfigError, match="the bucket is in us-east-1"):
+        load_config({**GOOD, "buckets": [bucket]}, region="us-east-1")
+    with pytest.raises(ConfigError, match="the bucket is in us-east-1"):
+        load_config({**GOOD, "buckets": [{**bucket, "create": True}]}, region="us-east-1")
+    assert load_config({**GOOD, "buckets": [bucket]}, region="eu-west-1").buckets
+
+
+def test_bad_json_in_a_context_value_shows_the_json_error_and_where() -> None:
+    trailing = '{"trustedPrincipals": ["210987654321"], "buckets": ["data-bucket"],}'
+    with pytest.raises(ConfigError) as caught:
+        config_from_context({"encord": trailing})
+    (problem,) = caught.value.problems
+    assert problem.startswith("encord: not valid JSON: Expecting property name enclosed in")
+    assert "at line 1 column 68, just after '..." in problem
+    assert problem.endswith(
+        '"buckets": ["data-bucket"],\' (JSON allows no comma before a closing ] or })'
+    )
+    assert "no comma before a closing ] or }" in problem
+    with pytest.raises(ConfigError) as caught:
+        config_from_context({"encord": GOOD, "encord.buckets": '[{"name": "data-bucket"},]'})
+    (problem,) = caught.value.problems
+    assert problem.startswith("encord.buckets: not valid JSON: Expecting value at line 1 column 26")
+
+
+def test_multi_line_json_is_accepted_and_a_first_line_alone_says_why() -> None:
+    pretty = json.dumps(GOOD, indent=2)
+    assert "\n" in pretty
+    assert config_from_context({"encord": pretty}).external_id == GOOD["externalId"]
+    assert merge_context({}, {"encord.buckets": '[\n"data-bucket"\n]'}) == {
+        "buckets": ["data-bucket"]
+    }
+    # The CDK CLI keeps a -c value up to its first newline: the app receives "{" alone.
+    with pytest.raises(ConfigError) as caught:
+        config_from_context({"encord": pretty.splitlines()[0]})
+    (problem,) = caught.value.problems
+    assert "the CDK CLI passed only the first one" in problem
+    assert "Write it on one line" in problem and "cdk.json" in problem
+
+
+@pytest.mark.xdist_group("cdk")
+def test_app_checks_the_key_against_the_region_it_deploys_to(tmp_path: Path) -> None:
+    bucket = {"name": "data-bucket", "prefixes": ["images/"], "kmsKeyArn": KEY_EU}
+    result = _run_app(
+        {"encord": {**GOOD, "buckets": [bucket]}}, tmp_path, CDK_DEFAULT_REGION="us-east-1"
+    )
+    assert result.returncode == 2
+    assert "encord.buckets[0] (data-bucket).kmsKeyArn: the key is in eu-west-1" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout

@@ -16,11 +16,13 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from registration.cors_merge import Bounds, CorsLimitError
 from stacks.cors_handler import index
 
 BUCKET = "customer-data"
 CUSTOMER = {"ID": "customer", "AllowedOrigins": ["https://x.example"], "AllowedMethods": ["GET"]}
 OTHER = {"ID": "other-tool", "AllowedOrigins": ["https://y.example"], "AllowedMethods": ["PUT"]}
+FAST = Bounds(attempts=3, deadline_seconds=5, settle_seconds=0)
 
 
 def props(
@@ -70,7 +72,9 @@ def apply(
     event: dict[str, Any] = {"RequestType": request, "ResourceProperties": properties}
     if physical_id:
         event["PhysicalResourceId"] = physical_id
-    return index.apply_event(event, lambda region: s3)
+    return index.apply_event(
+        event, lambda region: s3, allowed_buckets={BUCKET, "no-such-bucket"}, bounds=FAST
+    )
 
 
 def test_create_keeps_every_other_rule_in_order(s3: Any) -> None:
@@ -146,7 +150,7 @@ def test_the_hundred_rule_limit_is_explained(s3: Any) -> None:
         for i in range(100)
     ]
     s3.put_bucket_cors(Bucket=BUCKET, CORSConfiguration={"CORSRules": full})
-    with pytest.raises(ValueError, match="S3 allows 100"):
+    with pytest.raises(CorsLimitError, match="S3 allows 100"):
         apply(s3, "Create", props(["https://app.encord.com"]))
     assert len(rules(s3)) == 100  # nothing changed
 
@@ -177,8 +181,9 @@ def response_url() -> Iterator[str]:
 def test_lambda_entry_point_reports_success_and_failure(
     s3: Any, response_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(index, "_default_client", lambda region: s3)
     monkeypatch.setattr(index.apply_event, "__defaults__", (lambda region: s3,))
+    monkeypatch.setitem(index.apply_event.__kwdefaults__, "bounds", FAST)
+    monkeypatch.setenv(index.ALLOWED_BUCKETS_ENV, f"{BUCKET},gone")
     base = {
         "StackId": "stack",
         "RequestId": "req",
@@ -202,3 +207,74 @@ def test_lambda_entry_point_reports_success_and_failure(
     assert ok["RequestId"] == "req" and ok["Data"]["RuleId"] == "encord-access-Stack"
     assert failed["Status"] == "FAILED" and "bucket gone does not exist" in failed["Reason"]
     assert rules(s3) == [ours(["https://app.encord.com"])]
+
+
+def test_lambda_entry_point_refuses_a_bucket_it_was_not_deployed_for(
+    s3: Any, response_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whoever may invoke the function, it changes only the bucket(s) it serves."""
+    monkeypatch.setattr(index.apply_event, "__defaults__", (lambda region: s3,))
+    monkeypatch.setenv(index.ALLOWED_BUCKETS_ENV, "another-bucket")
+    s3.put_bucket_cors(Bucket=BUCKET, CORSConfiguration={"CORSRules": [CUSTOMER]})
+    base = {
+        "StackId": "s",
+        "RequestId": "r",
+        "LogicalResourceId": "Cors",
+        "ResponseURL": response_url,
+    }
+    index.handler(
+        {**base, "RequestType": "Create", "ResourceProperties": props(["https://evil.example"])},
+        None,
+    )
+    index.handler(
+        {
+            **base,
+            "RequestType": "Delete",
+            "PhysicalResourceId": f"{BUCKET}/customer",
+            "ResourceProperties": props(["https://app.encord.com"]),
+        },
+        None,
+    )
+    created, deleted = _ResponseCatcher.received
+    for answer in (created, deleted):
+        assert answer["Status"] == "FAILED"
+        assert f"bucket {BUCKET} is not a bucket this function was deployed for" in answer["Reason"]
+        assert "it serves: another-bucket" in answer["Reason"]
+    assert rules(s3) == [CUSTOMER]  # nothing changed
+
+
+def test_unset_allow_list_refuses_everything(s3: Any) -> None:
+    with pytest.raises(index.EventRefused, match="it serves: none"):
+        index.apply_event(
+            {"RequestType": "Create", "ResourceProperties": props(["https://app.encord.com"])},
+            lambda region: s3,
+            allowed_buckets=index.allowed_buckets_from({}),
+            bounds=FAST,
+        )
+    assert rules(s3) == []
+
+
+def test_former_rule_ids_are_replaced_in_place(s3: Any) -> None:
+    """A rule left by an earlier version (ID ``encord-access-<stack>``) is replaced cleanly."""
+    legacy = ours(["https://old.example"], rule_id="encord-access-Stack")
+    s3.put_bucket_cors(Bucket=BUCKET, CORSConfiguration={"CORSRules": [CUSTOMER, legacy, OTHER]})
+    new_id = "encord-access-Stack-us-east-1-0123abcd"
+    properties = {**props(["https://app.encord.com"], rule_id=new_id)}
+    properties["ReplacesRuleIds"] = ["encord-access-Stack"]
+    physical_id, _ = apply(s3, "Create", properties)
+    assert physical_id == f"{BUCKET}/{new_id}"
+    assert rules(s3) == [CUSTOMER, ours(["https://app.encord.com"], rule_id=new_id), OTHER]
+
+
+def test_the_old_resources_delete_after_a_replacement_removes_only_the_old_rule(s3: Any) -> None:
+    """CloudFormation creates the new resource, then deletes the old one by its physical ID."""
+    old_id, _ = apply(
+        s3, "Create", props(["https://app.encord.com"], rule_id="encord-access-Stack")
+    )
+    new = props(["https://app.encord.com"], rule_id="encord-access-Stack-us-east-1-0123abcd")
+    new["ReplacesRuleIds"] = ["encord-access-Stack"]
+    apply(s3, "Create", new)
+    apply(s3, "Delete", props(["https://app.encord.com"]), old_id)  # the old resource goes
+    assert rules(s3) == [
+        ours(["https://app.encord.com"], rule_id="encord-access-Stack-us-east-1-0123abcd")
+    ]
