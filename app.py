@@ -2,7 +2,8 @@
 """The CDK app: read the `encord` configuration once, build the access stack, run cdk-nag.
 
 Configuration comes from the `encord` object in `cdk.json`'s context; `-c encord='{...}'`
-replaces it and `-c encord.SETTING=VALUE` overrides one setting (`stacks.config`). An invalid
+replaces it (also written on several lines: `stacks.cli_context`) and
+`-c encord.SETTING=VALUE` overrides one setting (`stacks.config`). An invalid
 configuration stops synthesis with one message listing every problem (exit code 2, no
 traceback), as does a prop the construct refuses. The environment (``CDK_DEFAULT_ACCOUNT`` /
 ``CDK_DEFAULT_REGION``, set by the CDK CLI) is read here and nowhere else; the region also
@@ -19,6 +20,7 @@ import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 
 from stacks.access_stack import EncordAccessStack
+from stacks.cli_context import ancestor_command_lines, restore_cut_values
 from stacks.config import PLACEHOLDER_ACCOUNT, AccessConfig, ConfigError, config_from_context
 from stacks.encord_access_props import EncordAccessPropsError
 
@@ -64,7 +66,11 @@ def main() -> int:
     app = cdk.App()
     env = environment(os.environ)
     try:
-        config = config_from_context(app.node.get_all_context(), region=env.region)
+        # A multi-line `-c encord='{...}'` reaches the app cut at its first line break.
+        context = restore_cut_values(
+            app.node.get_all_context(), ancestor_command_lines(os.getpid())
+        )
+        config = config_from_context(context, region=env.region)
         add_access_stack(app, config, env)
     except (ConfigError, EncordAccessPropsError) as exc:
         print(f"error: {exc}", file=sys.stderr)

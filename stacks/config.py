@@ -331,7 +331,8 @@ def _json_error(exc: json.JSONDecodeError) -> str:
     if exc.pos >= len(exc.doc.rstrip()) and "\n" not in exc.doc:
         message += (
             ". The JSON ends early: if you wrote it on several lines, the CDK CLI passed only "
-            "the first one (it drops the rest of a -c value). Write it on one line, for example "
+            "the first one (it drops the rest of a -c value, and this system does not show the "
+            "app the CLI's command line to restore it). Write it on one line, for example "
             "-c encord=\"$(tr -d '\\n' < encord.json)\", or put it in cdk.json"
         )
     return message

@@ -19,14 +19,21 @@ after the lost answer, by the lost job or a re-send. For each unit's URLs:
 An item that existed before the re-send, whoever registered it, is never removed: it is in
 the baseline, or the search does not return it, or it holds other URLs or another name.
 
-Decided here (pure), carried out by the registrar: the plan is written to the state before
-anything is deleted, so a crash between the steps resumes the same removals.
+The item kept per unit (`kept`) was created by this tool's own calls after the lost answer,
+whichever job made it (the lost one, whose item UUIDs are never known, or a re-send): the
+report counts it as a registered unit of the file, with its UUID, not as a skipped duplicate.
+A unit a baseline item holds stays a skipped duplicate (registered before this send); one the
+final job left undone stays failed or cancelled (it is sent again, and skipped there).
+
+Decided here (pure), carried out by the registrar: the plan and the kept items are written to
+the state before anything is deleted, so a crash between the steps resumes the same removals
+and reports the same.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,6 +62,18 @@ class Removal:
     def to_json(self) -> dict[str, Any]:
         """As stored in the state file and shown in the report."""
         return {"uuid": self.uuid, "urls": list(self.urls), "kept": self.kept}
+
+
+@dataclass(frozen=True)
+class Kept:
+    """The item kept for a unit: created after the lost answer, a registered unit of the file."""
+
+    uuid: str
+    urls: Urls
+
+    def to_json(self) -> dict[str, Any]:
+        """As stored in the state file."""
+        return {"uuid": self.uuid, "urls": list(self.urls)}
 
 
 def units(document: dict[str, Any]) -> list[Unit]:
@@ -87,16 +106,16 @@ def relevant(item: FolderItem, document_units: Iterable[Unit]) -> bool:
     return item.url is not None
 
 
-def plan(
+def _new_holders(
     document_units: Iterable[Unit],
     baseline: Mapping[str, Urls],
     listed: Iterable[FolderItem],
     urls_of: Mapping[str, Urls],
-) -> list[Removal]:
-    """Which listed items to remove (see the module docstring).
+) -> dict[Urls, list[FolderItem]]:
+    """Per unit's URLs, the listed items created after the lost answer, oldest first.
 
-    `baseline` maps the UUIDs recorded before the re-send to their URLs; `urls_of` gives a
-    listed item's URLs (its `url`, or its files' URLs for a multi-file item).
+    Only for URLs no baseline item holds; only items absent from the baseline, named as a
+    unit and holding exactly its URLs.
     """
     titles: dict[Urls, set[str | None]] = {}
     for unit in document_units:
@@ -110,8 +129,45 @@ def plan(
         names = titles.get(urls)
         if names is not None and (None in names or item.name in names):
             new.setdefault(urls, []).append(item)
-    removals: list[Removal] = []
-    for urls, holders in new.items():
+    for holders in new.values():
         holders.sort(key=lambda item: (item.created_at, item.uuid))
+    return new
+
+
+def plan(
+    document_units: Iterable[Unit],
+    baseline: Mapping[str, Urls],
+    listed: Iterable[FolderItem],
+    urls_of: Mapping[str, Urls],
+) -> list[Removal]:
+    """Which listed items to remove (see the module docstring).
+
+    `baseline` maps the UUIDs recorded before the re-send to their URLs; `urls_of` gives a
+    listed item's URLs (its `url`, or its files' URLs for a multi-file item).
+    """
+    removals: list[Removal] = []
+    for urls, holders in _new_holders(document_units, baseline, listed, urls_of).items():
         removals += [Removal(item.uuid, urls, holders[0].uuid) for item in holders[1:]]
     return sorted(removals, key=lambda r: r.uuid)
+
+
+def kept(
+    document_units: Iterable[Unit],
+    baseline: Mapping[str, Urls],
+    listed: Iterable[FolderItem],
+    urls_of: Mapping[str, Urls],
+    undone: Collection[str] = (),
+) -> list[Kept]:
+    """The item `plan` keeps per unit: registered by this tool's calls after the lost answer.
+
+    Same arguments as `plan`; `undone` holds the URLs of the units the final job failed or
+    cancelled, whose items are left out (the registrar sends those units again, and the
+    report counts them there: a unit is counted once).
+    """
+    holders = _new_holders(document_units, baseline, listed, urls_of)
+    found = [
+        Kept(items[0].uuid, urls)
+        for urls, items in holders.items()
+        if not set(urls).intersection(undone)
+    ]
+    return sorted(found, key=lambda k: k.uuid)

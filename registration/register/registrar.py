@@ -7,7 +7,7 @@ files are in flight at once, each on its own worker thread. Any file found half-
 - `starting`: re-sent with `skip_duplicate_urls` forced on, so whatever the first
   attempt registered is skipped, not duplicated; once the re-sent job is final, the
   duplicates it may still have made (Encord running both jobs side by side) are removed,
-  only ever among the items it created itself (`registration.register.reconcile`);
+  only ever among the items it created itself (`registration.register.duplicates`);
 - `started`: its job is polled again, for at most `job_deadline` seconds per run (past
   that the file stays in flight, and the next run polls the same job again).
 Units of a CANCELLED job are re-sent as a new submission on the next run; with
@@ -20,11 +20,11 @@ problem and never sent (the next run checks it again).
 
 from __future__ import annotations
 
+import functools
 import math
 import queue
 import threading
 import time
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -32,21 +32,18 @@ from typing import Any
 from registration.encord.client import (
     POLL_SECONDS,
     EncordSession,
-    FolderItem,
     FolderRef,
     JobOutcome,
 )
 from registration.encord.failures import JobLost, RequestRejected
 from registration.encord.files import (
     count_units,
-    iter_items,
     select_units,
-    unit_urls,
     with_skip_duplicates,
 )
 from registration.encord.retry import Stopped
 from registration.encord.upload_items import ItemsRefused, upload_items
-from registration.register import reconcile
+from registration.register.duplicates import DuplicateCleanup, cancelled_urls, failed_urls
 from registration.register.files import ManifestFile
 from registration.register.spec import DEFAULT_JOB_DEADLINE, DEFAULT_SUBMIT_FORM, SubmitForm
 from registration.register.state import FINAL_STATUSES, Kind, StateStore, Status, Submission
@@ -80,38 +77,6 @@ def outcome_to_result(outcome: JobOutcome) -> dict[str, Any]:
     }
 
 
-def failed_urls(sub: Submission) -> list[str]:
-    """Every URL of the units that failed in a finished submission."""
-    result = sub.result or {}
-    return [url for error in result.get("unit_errors", []) for url in error["urls"]]
-
-
-def cancelled_urls(document: dict[str, Any], sub: Submission) -> list[str]:
-    """The URLs of the units a cancelled job left undone.
-
-    The poll result counts cancelled units without naming them: a unit counts as undone
-    unless it failed (by URL) or an item of its title was created. A unit skipped as a
-    duplicate before the cancellation is re-sent too (and skipped again: re-sends skip
-    duplicates).
-    """
-    result = sub.result or {}
-    if not int(result.get("cancelled", 0)):
-        return []
-    failed = set(failed_urls(sub))
-    created = Counter(str(name) for _, name in result.get("items", []))
-    undone: list[str] = []
-    for list_key, entry in iter_items(document):
-        urls = unit_urls(list_key, entry)
-        title = entry.get("title")
-        if failed.intersection(urls):
-            continue
-        if isinstance(title, str) and created[title] > 0:
-            created[title] -= 1
-            continue
-        undone += urls
-    return undone
-
-
 class Registrar:
     """Registers manifest files into one folder, resumably."""
 
@@ -135,7 +100,7 @@ class Registrar:
         self.overdue: set[str] = set()
         """Files whose job was still running at `job_deadline` (polled again next run)."""
         self._on_progress = on_progress
-        self._reconciling = threading.Lock()
+        self.cleanup = DuplicateCleanup(session, state, folder)
         self._progress_lock = threading.Lock()
         self._units_done = 0
         self._units_total = 0
@@ -210,7 +175,7 @@ class Registrar:
         if tail.status in FINAL_STATUSES:
             self._resend(tail, manifest, cancelled=resumed or self.options.retry_failed)
         for sub in self.state.chain(self.folder_uuid, manifest.key, manifest.sha256):
-            self._reconcile(sub, manifest)
+            self.cleanup.reconcile(sub, functools.partial(self._document, manifest=manifest))
         self._progress(manifest.units)
 
     def _drive(self, sub: Submission, manifest: ManifestFile) -> Submission:
@@ -251,10 +216,10 @@ class Registrar:
 
         def attempt(number: int) -> str:
             # Any earlier attempt may have reached Encord: from then on, skip duplicates,
-            # and check for duplicates once this job is final (`_reconcile`).
+            # and check for duplicates once this job is final (`DuplicateCleanup`).
             unknown = fate_unknown or number > 1
             if unknown:
-                self._record_baseline(sub, document)
+                self.cleanup.record_baseline(sub, document)
             forced = sub.forced_skip_duplicates or unknown
             self.state.mark_starting(sub.id, forced_skip_duplicates=forced, lost_answer=unknown)
             return self.session.start_job_once(
@@ -333,62 +298,3 @@ class Registrar:
             forced_skip_duplicates=True,
         )
         return self._drive(self.state.get(sid), manifest)
-
-    # -- duplicates after a lost answer ---------------------------------------------------
-    def _urls_of(self, items: list[FolderItem], units: list[reconcile.Unit]) -> dict[str, Any]:
-        """The URLs of the listed items that could be one of `units` (`reconcile.relevant`)."""
-        found: dict[str, tuple[str, ...]] = {}
-        for item in items:
-            if reconcile.relevant(item, units):
-                found[item.uuid] = (
-                    self.session.child_urls(item) if item.multi_file else (str(item.url),)
-                )
-        return found
-
-    def _record_baseline(self, sub: Submission, document: dict[str, Any]) -> None:
-        """Before a submission is first sent again: the items its units could be confused with."""
-        if sub.baseline is not None or self.state.get(sub.id).baseline is not None:
-            return
-        units = reconcile.units(document)
-        search = reconcile.search_for(units)
-        wanted = {unit.urls for unit in units}
-        listed = self.session.list_items(self.folder.handle, search)
-        seen = {
-            uid: list(urls) for uid, urls in self._urls_of(listed, units).items() if urls in wanted
-        }
-        self.state.mark_baseline(sub.id, {"search": search, "items": seen})
-
-    def _reconcile(self, sub: Submission, manifest: ManifestFile) -> None:
-        """Remove duplicates that re-sends after a lost answer made (see `reconcile`); once."""
-        if not sub.lost_answer or sub.status is not Status.FINISHED or sub.removed is not None:
-            return
-        if sub.baseline is None:  # written by a version without this check: nothing is known
-            self.state.mark_reconciled(sub.id, [])
-            return
-        search = sub.baseline.get("search")
-        with self._reconciling:  # one at a time: each sees the removals of the others
-            planned = sub.reconcile_plan
-            resumed = planned is not None
-            if planned is None:
-                units = reconcile.units(self._document(sub, manifest))
-                baseline = {str(k): tuple(v) for k, v in sub.baseline.get("items", {}).items()}
-                listed = self.session.list_items(self.folder.handle, search)
-                removals = reconcile.plan(units, baseline, listed, self._urls_of(listed, units))
-                planned = [r.to_json() for r in removals]
-                self.state.mark_reconcile_plan(sub.id, planned)
-            if planned:
-                self._remove([str(r["uuid"]) for r in planned], search, resumed)
-            self.state.mark_reconciled(sub.id, planned)
-
-    def _remove(self, uuids: list[str], search: str | None, resumed: bool) -> None:
-        def attempt(number: int) -> None:
-            targets = uuids
-            if resumed or number > 1:
-                # An earlier attempt may have removed some already: delete what is left.
-                listed = self.session.list_items(self.folder.handle, search)
-                present = {item.uuid for item in listed}
-                targets = [uid for uid in uuids if uid in present]
-            if targets:
-                self.session.delete_items_once(self.folder.handle, targets)
-
-        self.session.call(f"removing {len(uuids)} duplicate items", attempt)

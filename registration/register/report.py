@@ -69,6 +69,8 @@ class FileReport:
     cancelled: int = 0
     failed: list[FailedUnit] = field(default_factory=list)
     item_uuids: list[str] = field(default_factory=list)
+    """The registered items: those the file's jobs made and kept, each once (after a lost answer,
+    the item kept per unit, whichever of this tool's jobs made it)."""
     jobs: list[str] = field(default_factory=list)
     forced_skip_duplicates: bool = False
     sent_this_run: bool = False
@@ -145,9 +147,13 @@ def file_report(
 ) -> FileReport:
     """Fold a file's submissions (first send, then re-sends of failures) into its fate.
 
-    A duplicate a job made that was removed after a lost answer counts as skipped, not
-    registered, and its UUID leaves `item_uuids`. `overdue`: this run stopped polling its job
-    at the deadline.
+    After a lost answer, the item kept per unit (`Submission.kept`: created by this tool's
+    calls after the lost answer, by the lost job or a re-send) counts as registered, with its
+    UUID, whichever job made it; a copy removed as a duplicate leaves `item_uuids`, and a done
+    unit with no item of its own or kept counts as skipped (a baseline item held it). A state
+    written before `kept` existed counts the removed copies as skipped, as that version did.
+    Every done unit counts once: registered + skipped + failed + cancelled = units once the
+    file is final. `overdue`: this run stopped polling its job at the deadline.
     """
     report = FileReport(file=manifest.key, units=manifest.units, state=FileState.NOT_SENT)
     report.sent_this_run = sent
@@ -157,15 +163,25 @@ def file_report(
     report.forced_skip_duplicates = any(s.forced_skip_duplicates for s in chain)
     report.jobs = [s.job_uuid for s in chain if s.job_uuid]
     last_final: Submission | None = None
+    counted: set[str] = set()
     for sub in chain:
         if sub.status is Status.FINISHED and sub.result is not None:
             removed = {str(r["uuid"]) for r in sub.removed or []}
-            created = [uid for uid, _ in sub.result.get("items", [])]
-            kept = [uid for uid in created if uid not in removed]
-            report.registered += len(kept)
-            report.item_uuids += kept
-            # A removed copy this job made counts as skipped (another item holds its URLs).
-            report.skipped_duplicates += skipped_duplicates(sub.result) + len(created) - len(kept)
+            created = [str(uid) for uid, _ in sub.result.get("items", [])]
+            own = [uid for uid in created if uid not in removed]
+            # Kept after a lost answer but made by another of this tool's jobs (the lost one);
+            # an item an earlier submission of the file counted is not counted again.
+            theirs = [
+                uid
+                for uid in dict.fromkeys(str(k["uuid"]) for k in sub.kept or [])
+                if uid not in counted and uid not in own
+            ]
+            report.registered += len(own) + len(theirs)
+            report.item_uuids += own + theirs
+            counted.update(own, theirs)
+            # A done unit without an item of its own or kept: skipped (another item holds it).
+            done_without = skipped_duplicates(sub.result) + len(created) - len(own)
+            report.skipped_duplicates += max(0, done_without - len(theirs))
             report.removed_duplicates += list(sub.removed or [])
             last_final = sub
         elif sub.status in (Status.REJECTED, Status.REFUSED):

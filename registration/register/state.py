@@ -16,7 +16,8 @@ A submission sent again after a start whose answer was lost carries `lost_answer
 folder's items its units could be confused with as they were before it was first sent again
 (`baseline`, written once, before that send). Once its job is final, duplicates made by the
 lost job and the re-sends are removed (`reconcile_plan` is written before any item is
-deleted, `removed` once done; see `registration.register.reconcile`).
+deleted, with `kept`: the item kept per unit, which the report counts as registered; `removed`
+once done; see `registration.register.reconcile`).
 """
 
 from __future__ import annotations
@@ -85,7 +86,8 @@ CREATE TABLE IF NOT EXISTS submissions (
     lost_answer INTEGER NOT NULL DEFAULT 0,
     reconcile_plan BLOB,
     removed BLOB,
-    baseline BLOB
+    baseline BLOB,
+    kept BLOB
 );
 CREATE INDEX IF NOT EXISTS submissions_file ON submissions (folder_uuid, file_key);
 """
@@ -95,6 +97,7 @@ _ADDED_COLUMNS = (
     ("reconcile_plan", "BLOB"),
     ("removed", "BLOB"),
     ("baseline", "BLOB"),
+    ("kept", "BLOB"),
 )
 """Columns added after format version 1 first shipped, in order: a file written before them
 gains them on opening (an older version still reads the file: it ignores trailing columns)."""
@@ -143,6 +146,10 @@ class Submission:
     """Duplicates removed after the job finished; None until that check is done."""
     baseline: dict[str, Any] | None = None
     """Before the first re-send: the listing `search` and the `items` (uuid -> URLs) seen."""
+    kept: list[dict[str, Any]] | None = None
+    """Per unit, the item created after the lost answer and kept (`uuid`, `urls`): registered
+    by this file's calls. Written with `reconcile_plan`; None before it, or in a state written
+    by a version without it (the report then counts as that version did)."""
 
 
 class StateStore:
@@ -289,9 +296,15 @@ class StateStore:
             (orjson.dumps(baseline), sid),
         )
 
-    def mark_reconcile_plan(self, sid: int, plan: list[dict[str, Any]]) -> None:
-        """The duplicates about to be removed (a crash after this resumes the removal)."""
-        self._write("UPDATE submissions SET reconcile_plan=? WHERE id=?", (orjson.dumps(plan), sid))
+    def mark_reconcile_plan(
+        self, sid: int, plan: list[dict[str, Any]], kept: list[dict[str, Any]]
+    ) -> None:
+        """The duplicates about to be removed and the items kept, in one write (a crash after
+        this resumes the removal, and the report counts the same)."""
+        self._write(
+            "UPDATE submissions SET reconcile_plan=?, kept=? WHERE id=?",
+            (orjson.dumps(plan), orjson.dumps(kept), sid),
+        )
 
     def mark_reconciled(self, sid: int, removed: list[dict[str, Any]]) -> None:
         """The duplicate check after a lost answer is done; `removed` lists what it deleted."""
@@ -367,4 +380,5 @@ def _row(r: tuple[Any, ...]) -> Submission:
         reconcile_plan=orjson.loads(r[20]) if r[20] is not None else None,
         removed=orjson.loads(r[21]) if r[21] is not None else None,
         baseline=orjson.loads(r[22]) if r[22] is not None else None,
+        kept=orjson.loads(r[23]) if r[23] is not None else None,
     )

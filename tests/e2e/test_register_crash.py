@@ -190,6 +190,26 @@ def _run_until_held(env: EncordEnv, manifests: Path, hold: Hold, *extra: str) ->
             proc.wait(timeout=10)
 
 
+def test_a_run_killed_between_planning_and_removing_reports_what_it_registered(tmp_path):
+    manifests = tmp_path / "m"
+    urls = image_urls("kept", 4)
+    write_manifest(manifests, 1, images=urls)  # skip_duplicate_urls off in the file
+    with encord_env(tmp_path, job_latency=0.4, max_poll_hold=0.2, concurrent_jobs=True) as env:
+        env.standin.lose_answers("start", 1)
+        assert _run_until_held(env, manifests, env.standin.hold("delete_items", "before", 0))
+        report = tmp_path / "report.json"
+
+        assert main(env.args(manifests, FOLDER, "--jobs", "1", "--report", str(report))) == 0
+
+        items = env.items(FOLDER)
+        assert Counter(url for item in items for url in item["urls"]) == Counter(urls)
+        (entry,) = json.loads(report.read_text())["files"]
+        # The lost job's items were kept: the resumed run counts them as registered.
+        assert (entry["registered"], entry["skipped_duplicates"]) == (4, 0)
+        assert sorted(entry["item_uuids"]) == sorted(item["uuid"] for item in items)
+        assert len(entry["removed_duplicates"]) == 4
+
+
 def test_concurrent_jobs_faults_and_sigkills_register_every_object_exactly_once(tmp_path):
     manifests = tmp_path / "m"
     urls: list[str] = []
@@ -225,3 +245,12 @@ def test_concurrent_jobs_faults_and_sigkills_register_every_object_exactly_once(
         )
         kept = {item["uuid"] for item in env.items(FOLDER)}
         assert all(r["kept"] in kept for f in data["files"] for r in f["removed_duplicates"])
+        # Every unit counted once; every item reported registered exists, once.
+        registered = [uid for f in data["files"] for uid in f["item_uuids"]]
+        assert len(registered) == len(set(registered)) == data["totals"]["registered"]
+        assert set(registered) <= kept
+        for f in data["files"]:
+            assert (
+                f["registered"] + f["skipped_duplicates"] + len(f["failed"]) + f["cancelled"]
+                == f["units"]
+            ), f

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from registration.encord.client import FolderItem
-from registration.register.reconcile import Unit, plan, search_for, units
+from registration.register.reconcile import Kept, Unit, kept, plan, search_for, units
 
 DOC = {
     "images": [
@@ -51,6 +51,17 @@ def test_new_copies_keep_the_oldest():
         ("j2-g", "j1-g"),
         ("j3-a", "j1-a"),
     ]
+    # The kept one per unit is registered, whichever job made it ...
+    assert kept(units(DOC), {}, listed, _urls(listed, groups)) == [
+        Kept("j1-a", ("u/a.jpg",)),
+        Kept("j1-b", ("u/b.jpg",)),
+        Kept("j1-g", ("u/g0", "u/g1")),
+    ]
+    # ... unless the final job left its unit undone (sent again, and counted there).
+    assert [k.uuid for k in kept(units(DOC), {}, listed, _urls(listed, groups), {"u/g1"})] == [
+        "j1-a",
+        "j1-b",
+    ]
 
 
 def test_items_from_before_are_never_removed():
@@ -67,3 +78,5 @@ def test_items_from_before_are_never_removed():
     ]
     baseline = {"p1": ("u/a.jpg",), "p2": ("u/a.jpg",)}
     assert plan(units(DOC), baseline, listed, _urls(listed)) == []
+    # a.jpg was registered before (a skipped duplicate); b.jpg only by this file's calls.
+    assert kept(units(DOC), baseline, listed, _urls(listed)) == [Kept("j1-b", ("u/b.jpg",))]

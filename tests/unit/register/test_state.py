@@ -107,6 +107,43 @@ def test_report_folds_a_file_and_its_retry(tmp_path: Path):
     assert RunReport("p", "f", "i", "iid", files=[healed]).exit_status() == ExitStatus.OK
 
 
+def _lost_answer_resend(store: StateStore, kept: list[dict] | None) -> None:
+    """A file of 4 units re-sent after a lost answer: the lost job registered u1, u2 and u3
+    (i1-i3, never in the result), the re-send made its own copy of u3 (r3, removed as the
+    duplicate) and u4 (r4); a baseline item held u2. `kept`: None as an older version wrote."""
+    sid = store.create(folder_uuid="f", file_key="a", content_sha256="h", unit_count=4)
+    store.mark_starting(sid, forced_skip_duplicates=True, lost_answer=True)
+    result = {"items": [["r3", "u3"], ["r4", "u4"]], "done": 4, "unit_errors": []}
+    store.mark_finished(sid, "DONE", result)
+    removed = [{"uuid": "r3", "urls": ["u3"], "kept": "i3"}]
+    if kept is not None:
+        store.mark_reconcile_plan(sid, removed, kept)
+    store.mark_reconciled(sid, removed)
+
+
+def test_report_counts_the_items_kept_after_a_lost_answer_as_registered(tmp_path: Path):
+    store = StateStore(tmp_path / "state.sqlite")
+    kept = [{"uuid": u, "urls": [f"u{u[1]}"]} for u in ("i1", "i3", "r4")]
+    _lost_answer_resend(store, kept)
+    manifest = ManifestFile("a", tmp_path / "a", "h", 4)
+
+    entry = file_report(manifest, store.chain("f", "a", "h"), sent=True)
+
+    assert (entry.state, entry.registered, entry.skipped_duplicates) == ("registered", 3, 1)
+    assert entry.item_uuids == ["r4", "i1", "i3"]
+    assert entry.registered + entry.skipped_duplicates + len(entry.failed) == entry.units
+
+
+def test_report_of_a_state_without_kept_items_counts_as_before(tmp_path: Path):
+    store = StateStore(tmp_path / "state.sqlite")
+    _lost_answer_resend(store, None)
+    manifest = ManifestFile("a", tmp_path / "a", "h", 4)
+
+    entry = file_report(manifest, store.chain("f", "a", "h"), sent=True)
+
+    assert (entry.registered, entry.skipped_duplicates, entry.item_uuids) == (1, 3, ["r4"])
+
+
 def test_in_flight_and_rejected_files(tmp_path: Path):
     store = StateStore(tmp_path / "state.sqlite")
     manifest = ManifestFile("a", tmp_path / "a", "h", 2)

@@ -42,10 +42,13 @@ def test_an_older_state_file_gains_the_new_columns(tmp_path: Path):
     store.mark_starting(row.id, forced_skip_duplicates=True, lost_answer=True)
     store.mark_baseline(row.id, {"search": "cam/", "items": {"i1": ["u1"]}})
     store.mark_baseline(row.id, {"search": None, "items": {}})  # the first one is kept
-    store.mark_reconcile_plan(row.id, [{"uuid": "i2", "urls": ["u1"], "kept": "i1"}])
+    assert row.kept is None
+    kept = [{"uuid": "i3", "urls": ["u2"]}]
+    store.mark_reconcile_plan(row.id, [{"uuid": "i2", "urls": ["u1"], "kept": "i1"}], kept)
     store.mark_reconciled(row.id, [{"uuid": "i2", "urls": ["u1"], "kept": "i1"}])
     store.close()
     row = StateStore(path).get(row.id)
     assert row.lost_answer is True
     assert row.baseline == {"search": "cam/", "items": {"i1": ["u1"]}}
     assert row.removed == row.reconcile_plan == [{"uuid": "i2", "urls": ["u1"], "kept": "i1"}]
+    assert row.kept == kept
