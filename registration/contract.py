@@ -89,6 +89,12 @@ def principal_arn(principal: str, partition: str = "aws") -> str:
     return f"arn:{partition}:iam::{principal}:root" if principal.isdigit() else principal
 
 
+# --- KMS ------------------------------------------------------------------------------------
+
+#: The KMS condition key naming what S3 encrypts: the object's ARN, or the bucket's with an S3
+#: Bucket Key. The stack scopes its KMS grants by it; `verify` evaluates them with it.
+KMS_S3_ARN_CONTEXT_KEY: Final = "kms:EncryptionContext:aws:s3:arn"
+
 # --- CORS -----------------------------------------------------------------------------------
 
 DEFAULT_CORS_ORIGINS: Final[tuple[str, ...]] = (

@@ -27,8 +27,6 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 LOG = logging.getLogger(__name__)
 
 #: S3 accepts at most this many CORS rules per bucket.
@@ -127,6 +125,9 @@ def remove_rules(existing: Sequence[Mapping[str, Any]], rule_ids: Iterable[str])
 
 def read_rules(s3: Any, bucket: str) -> list[CorsRule]:
     """The bucket's CORS rules (empty when it has no CORS configuration)."""
+    # Imported here: `encord-register` imports this module at start-up, botocore only on use.
+    from botocore.exceptions import ClientError
+
     try:
         return [dict(r) for r in s3.get_bucket_cors(Bucket=bucket).get("CORSRules", [])]
     except ClientError as exc:

@@ -27,8 +27,8 @@ from typing import Any
 from aws_cdk import Aws
 from aws_cdk import aws_iam as iam
 
-#: The condition key of the object (or, with an S3 Bucket Key, bucket) ARN S3 sends to KMS.
-ENCRYPTION_CONTEXT_KEY = "kms:EncryptionContext:aws:s3:arn"
+from registration.contract import KMS_S3_ARN_CONTEXT_KEY
+
 #: The cdk-nag finding an object-ARN wildcard raises, per resource (`iam5_finding`).
 IAM5_RESOURCE_FINDING = "AwsSolutions::AwsSolutions-IAM5[Resource::{resource}]"
 
@@ -147,7 +147,7 @@ def encryption_context(bucket: BucketGrant, prefixes: Sequence[str]) -> dict[str
     uses an S3 Bucket Key (one data key for many objects, so no object is named): both are
     allowed. Through a Multi-Region Access Point S3 still names the underlying bucket's object.
     """
-    return {ENCRYPTION_CONTEXT_KEY: [bucket.arn, *(bucket.objects_under(p) for p in prefixes)]}
+    return {KMS_S3_ARN_CONTEXT_KEY: [bucket.arn, *(bucket.objects_under(p) for p in prefixes)]}
 
 
 def mrap_statements(mraps: Sequence[MrapGrant]) -> Iterator[iam.PolicyStatement]:

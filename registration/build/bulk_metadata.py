@@ -178,21 +178,26 @@ def load_metadata_file(
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"cannot read metadata file {path}: {exc}", source=source) from exc
     table = MetadataFile(policy=duplicates)
-    rows: dict[str, tuple[dict[str, Any], list[int]]] = {}
+    documents = table.documents  # filled as read: the first (or, `last`, the chosen) row
+    first_line: dict[str, int] = {}
+    lines_of: dict[str, list[int]] = {}  # keys given more than once -> the lines of all rows
 
     def add(key: str, doc: dict[str, Any], line_no: int) -> None:
-        earlier = rows.get(key)
-        if earlier is None:
-            rows[key] = (doc, [line_no])
+        first_doc = documents.get(key)
+        if first_doc is None:
+            documents[key] = doc
+            first_line[key] = line_no
             return
-        first_doc, lines = earlier
+        lines = lines_of.get(key)
+        if lines is None:
+            lines = lines_of[key] = [first_line[key]]
         lines.append(line_no)
         if doc == first_doc and key not in table.conflicts:
             table.repeated_rows += 1
             return
         table.conflicts[key] = lines
         if duplicates == LAST:
-            rows[key] = (doc, lines)
+            documents[key] = doc
 
     if text.lstrip()[:1] == "{":
         for line_no, line in enumerate(text.splitlines(), 1):
@@ -226,7 +231,6 @@ def load_metadata_file(
             hint="keep one row per key, or pass --metadata-duplicates first|last to use that "
             "row of each key",
         )
-    table.documents = {key: doc for key, (doc, _) in rows.items()}
     return table
 
 

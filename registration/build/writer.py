@@ -55,16 +55,13 @@ class OutputDirectory:
     def prepare(self) -> Path:
         """Check and create `out_dir` and the staging directory; return the staging path."""
         out_dir = self.out_dir
-        if out_dir.exists() and not out_dir.is_dir():
+        is_dir = out_dir.is_dir()
+        if not is_dir and out_dir.exists():
             raise UsageError(
                 f"--out {out_dir} exists and is not a directory",
                 hint="choose a directory (it is created when missing)",
             )
-        _remove_stale_staging(out_dir)
-        earlier = out_dir.is_dir() and any(
-            not p.name.startswith(STAGING_PREFIX) for p in out_dir.iterdir()
-        )
-        if earlier and not self.force:
+        if is_dir and _holds_earlier_files(out_dir) and not self.force:
             raise UsageError(
                 f"--out {out_dir} is not empty; refusing to mix runs",
                 hint="choose an empty directory, or pass --force to replace its manifest files",
@@ -112,14 +109,19 @@ def _blocker(out_dir: Path) -> str:
     return ""
 
 
-def _remove_stale_staging(out_dir: Path) -> None:
-    """Remove staging directories of runs on this machine whose process is gone (killed)."""
-    if not out_dir.is_dir():
-        return
-    for path in out_dir.glob(STAGING_PREFIX + "*"):
+def _holds_earlier_files(out_dir: Path) -> bool:
+    """True when `out_dir` holds anything but staging directories; on the way (one pass over
+    the directory), remove the staging directories of runs on this machine whose process is
+    gone (killed)."""
+    earlier = False
+    for path in out_dir.iterdir():
+        if not path.name.startswith(STAGING_PREFIX):
+            earlier = True
+            continue
         pid_text = path.name[len(STAGING_PREFIX) :].split("-", 1)[0]
         if pid_text.isdigit() and not _alive(int(pid_text)):
             shutil.rmtree(path, ignore_errors=True)
+    return earlier
 
 
 def _alive(pid: int) -> bool:

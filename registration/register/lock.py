@@ -39,7 +39,7 @@ from typing import Final
 
 import orjson
 
-from registration.errors import UsageError
+from registration.errors import UsageError, troubleshooting
 from registration.reporter import SILENT, Reporter
 
 LOCK_SUFFIX: Final = ".lock"
@@ -187,7 +187,7 @@ def _take_over(state: Path, path: Path, fd: int, reporter: Reporter) -> _Held:
             hint=f"if no encord-register run is using this state file on {left.host} any more "
             "(the run was killed, or the directory was copied from there), delete the lock "
             f"file {path}, never the state file (it records what is registered), and run "
-            "again; see docs/troubleshooting.md#resuming",
+            f"again; {troubleshooting('resuming')}",
         )
     os.ftruncate(fd, 0)
     os.pwrite(fd, orjson.dumps(me), 0)

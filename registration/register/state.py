@@ -33,7 +33,7 @@ from typing import Any, TypeVar
 
 import orjson
 
-from registration.errors import UsageError
+from registration.errors import UsageError, troubleshooting
 
 SCHEMA_VERSION = "1"
 """Written into a new state file; a file of another version is refused, not misread."""
@@ -180,8 +180,8 @@ class StateStore:
                 "a state file in use, it is what stops files being registered twice"
                 if in_use
                 else "it is not an encord-register state file, or it is damaged: keep it (it "
-                "records what was registered) and pass another --state path, then see "
-                "docs/troubleshooting.md#resuming",
+                "records what was registered) and pass another --state path, then "
+                + troubleshooting("resuming"),
             ) from None
         if row is None or row[0] != SCHEMA_VERSION:
             self._db.close()

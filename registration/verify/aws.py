@@ -61,6 +61,12 @@ def is_denied(exc: BaseException) -> bool:
     return error_code(exc) in DENIED_CODES
 
 
+def arn_partition(arn: str | None) -> str:
+    """The partition an ARN names (``aws``, ``aws-cn``, ...); ``aws`` when there is none."""
+    parts = (arn or "").split(":")
+    return parts[1] if len(parts) > 1 and parts[1] else "aws"
+
+
 def custom_endpoint(client: Any) -> str | None:
     """The client's endpoint URL when it is not AWS's own (a local emulator, a proxy).
 

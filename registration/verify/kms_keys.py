@@ -14,8 +14,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from registration.aws_errors import error_code
+from registration.contract import KMS_S3_ARN_CONTEXT_KEY
 from registration.verify.access import AccessDecider, PoliciesUnavailable
-from registration.verify.aws import AWS_ERRORS, AwsClients, describe_error, is_denied
+from registration.verify.aws import (
+    AWS_ERRORS,
+    AwsClients,
+    arn_partition,
+    describe_error,
+    is_denied,
+)
 from registration.verify.encryption import AWS_ALIAS_PREFIX, KeyInfo, names_aws_managed_key
 from registration.verify.model import Status
 from registration.verify.policy_eval import Decision
@@ -45,18 +52,9 @@ class KeyVerdict:
     method: str | None = None
 
 
-#: The condition key naming what S3 encrypts (the stack scopes its KMS grants by it).
-S3_ARN_CONTEXT_KEY = "kms:EncryptionContext:aws:s3:arn"
-
-
 def _key_region(key_id: str, default: str) -> str:
     parts = key_id.split(":")
     return parts[3] if key_id.startswith("arn:") and len(parts) > 5 and parts[3] else default
-
-
-def _partition(key_arn: str) -> str:
-    parts = key_arn.split(":")
-    return parts[1] if key_arn.startswith("arn:") and len(parts) > 1 and parts[1] else "aws"
 
 
 class KeyChecker:
@@ -122,7 +120,7 @@ class KeyChecker:
             )
         context = {
             "kms:ViaService": f"s3.{region}.amazonaws.com",
-            S3_ARN_CONTEXT_KEY: f"arn:{_partition(info.arn)}:s3:::{s3_resource}",
+            KMS_S3_ARN_CONTEXT_KEY: f"arn:{arn_partition(info.arn)}:s3:::{s3_resource}",
         }
         try:
             answer = self.decider.decide("kms:Decrypt", info.arn, context)

@@ -8,7 +8,7 @@ samples' own encryption, their storage class; then the Multi-Region Access Point
 from __future__ import annotations
 
 from registration.verify.access import AccessDecider
-from registration.verify.aws import AwsClients, custom_endpoint
+from registration.verify.aws import AwsClients, arn_partition, custom_endpoint
 from registration.verify.checks_bucket import (
     check_cors,
     check_encryption,
@@ -29,11 +29,6 @@ from registration.verify.model import BucketTarget, Report, VerifyTarget, not_ch
 from registration.verify.preflight import Transport, urllib_transport
 
 FALLBACK_REGION = "us-east-1"
-
-
-def _partition(role_arn: str | None) -> str:
-    parts = (role_arn or "").split(":")
-    return parts[1] if len(parts) > 1 and parts[1] else "aws"
 
 
 def _check_bucket(
@@ -71,7 +66,7 @@ def _check_bucket(
     else:
         report.add(not_checked(CORS_PREFLIGHT, f"s3://{bucket.name}", "not sent (--no-preflight)"))
     report.add(*sample_results)
-    report.add(*check_get_object(bucket.name, samples, decider, _partition(target.role_arn)))
+    report.add(*check_get_object(bucket.name, samples, decider, arn_partition(target.role_arn)))
     report.add(check_object_encryption(bucket.name, region, samples, keys))
     report.add(check_storage(bucket.name, samples))
 

@@ -113,8 +113,11 @@ def _rows(
                             counts.blank_lines += 1
                         else:
                             yield from plain(waiting)
-                if not json_lines:
-                    yield from plain(line)
+                if not json_lines:  # `plain`, inline: no generator per key on this path
+                    if prefixes and not line.startswith(prefixes):
+                        counts.outside_prefix += 1
+                    else:
+                        yield (line, None, None, None)
                     continue
                 if line.isspace():
                     counts.blank_lines += 1

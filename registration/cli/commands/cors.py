@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import functools
+from typing import Any
 
 from registration.cli import options
 from registration.cli.console import Console
 from registration.contract import DEFAULT_CORS_MAX_AGE_SECONDS, DEFAULT_CORS_ORIGINS
-from registration.cors_apply import DEFAULT_RULE_ID, CorsResult, plan_targets
+from registration.cors_apply import (
+    DEFAULT_RULE_ID,
+    CorsResult,
+    apply_rule,
+    plan_targets,
+    remove_rule,
+)
 from registration.exit_codes import ExitStatus
 from registration.stack_outputs import load_stack_outputs
 
@@ -85,8 +93,6 @@ def run(args: argparse.Namespace, console: Console) -> int:
     import boto3
     from botocore.config import Config
 
-    from registration.cors_apply import apply_rule, remove_rule
-
     targets = plan_targets(
         outputs=load_stack_outputs(args.stack_outputs, args.stack, args.region),
         buckets=args.bucket,
@@ -97,10 +103,15 @@ def run(args: argparse.Namespace, console: Console) -> int:
     )
     session = boto3.session.Session()
     config = Config(retries={"mode": "standard", "max_attempts": 5})
+
+    @functools.cache  # one client per region, shared by the buckets there
+    def client_for(region: str | None) -> Any:
+        return session.client("s3", region_name=region, config=config)
+
     act = apply_rule if args.cors_action == "apply" else remove_rule
     results: list[CorsResult] = []
     for target in targets:
-        result = act(target, lambda region: session.client("s3", region_name=region, config=config))
+        result = act(target, client_for)
         results.append(result)
         if not args.json:
             console.info(_describe(result, args.cors_action))
