@@ -22,10 +22,14 @@ from cdk_nag import AwsSolutionsChecks
 from stacks.access_stack import EncordAccessStack
 from stacks.cli_context import ancestor_command_lines, restore_cut_values
 from stacks.config import PLACEHOLDER_ACCOUNT, AccessConfig, ConfigError, config_from_context
+from stacks.continuous_bundle import bundle_failure
+from stacks.continuous_props import EncordContinuousPropsError
 from stacks.encord_access_props import EncordAccessPropsError
 
 #: Exit code of an invalid configuration (the CDK CLI then exits 1 and shows the message).
 EXIT_INVALID_CONFIG = 2
+#: Exit code when the continuous handler's Lambda asset cannot be built (pip failed).
+EXIT_BUNDLING_FAILED = 1
 
 
 def environment(environ: Mapping[str, str]) -> cdk.Environment:
@@ -72,9 +76,16 @@ def main() -> int:
         )
         config = config_from_context(context, region=env.region)
         add_access_stack(app, config, env)
-    except (ConfigError, EncordAccessPropsError) as exc:
+    except (ConfigError, EncordAccessPropsError, EncordContinuousPropsError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_INVALID_CONFIG
+    except RuntimeError as exc:
+        # The continuous handler's local bundling (pip) failed: its message says what to do.
+        failure = bundle_failure(exc)
+        if failure is None:
+            raise
+        print(f"error: {failure}", file=sys.stderr)
+        return EXIT_BUNDLING_FAILED
     app.synth()
     return 0
 

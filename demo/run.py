@@ -6,11 +6,15 @@
    both on loopback, as child processes;
 2. creates an existing data bucket that already has a customer CORS rule, and seeds it with
    small generated files of every type plus awkward keys (`demo.samples`);
-3. `npx cdk bootstrap` and `npx cdk deploy` the access stack (the existing bucket plus one the
-   stack creates), writing `cdk-outputs.json`;
+3. puts the Encord key in Secrets Manager, then `npx cdk bootstrap` and `npx cdk deploy` the
+   access stack (the existing bucket plus one the stack creates) with continuous registration
+   watching two prefixes of the existing bucket, writing `cdk-outputs.json`;
 4. runs the real CLI: `encord-register verify`, `manifest`, `register`, then `register` again
    to show that a re-run registers nothing twice;
-5. prints the report and what the stand-in now holds in the folder, then stops every process
+5. prints the report and what the stand-in now holds in the folder;
+6. uploads new files while the continuous-registration handler (the deployed function's code
+   and settings, run here by emulated SQS pollers: `demo.continuous_step`) registers them,
+   shows `encord-register continuous status` and the folder again, then stops every process
    it started (also on failure or Ctrl-C).
 
 Everything it writes goes to `--out` (default `demo-out/`, emptied first), so it can be run
@@ -32,6 +36,7 @@ from typing import Any
 
 import boto3
 
+from demo import continuous_step
 from demo.emulators import EmulatorError, running_emulators
 from demo.samples import samples
 from tests.emulators import cdk_cli
@@ -42,6 +47,11 @@ EXISTING_BUCKET = "demo-existing-data"
 CREATED_BUCKET = "demo-encord-new-data"
 INTEGRATION = "Demo S3 integration"
 FOLDER = "demo/s3-data"
+#: Where the demo's Encord key is kept for continuous registration (Secrets Manager).
+SECRET_NAME = "encord/demo-registration-key"
+#: What continuous registration watches, and where the new files land.
+LIVE_PREFIX = "media/live/cam-7/"
+NEW_SERIES = "scans/patient-002/series-1/"
 #: Stands for Encord's AWS principal and the external ID its New-integration dialog shows.
 DEMO_CONFIG: dict[str, Any] = {
     "stackName": "EncordAccessDemo",
@@ -52,6 +62,21 @@ DEMO_CONFIG: dict[str, Any] = {
         {"name": CREATED_BUCKET, "create": True},
     ],
 }
+
+
+def demo_config(domain: str) -> dict[str, Any]:
+    """`DEMO_CONFIG` with continuous registration into the stand-in at `domain`."""
+    continuous = {
+        "domain": domain,
+        "integration": INTEGRATION,
+        "folder": FOLDER,
+        "sshKeySecret": SECRET_NAME,
+        "watch": [{"bucket": EXISTING_BUCKET, "prefixes": ["media/live/", "scans/"]}],
+        "groupMarker": continuous_step.GROUP_MARKER,
+    }
+    return {**DEMO_CONFIG, "continuous": continuous}
+
+
 CUSTOMER_CORS_RULE = {
     "ID": "customer-dashboard",
     "AllowedOrigins": ["https://dashboard.customer.example"],
@@ -97,22 +122,36 @@ def seed(endpoint: str) -> None:
     )
 
 
-def deploy(endpoint: str, work: Path) -> Path:
+def store_key(endpoint: str, key_file: Path) -> None:
+    """The Encord key in Secrets Manager, where continuous registration reads it."""
+    say(
+        f"   $ aws secretsmanager create-secret --name {SECRET_NAME} "
+        f"--secret-string file://{key_file.name}   (done with boto3 here)"
+    )
+    secrets = boto3.client(
+        "secretsmanager", endpoint_url=endpoint, region_name=EMULATOR_ENV["AWS_REGION"]
+    )
+    secrets.create_secret(Name=SECRET_NAME, SecretString=key_file.read_text(encoding="ascii"))
+
+
+def deploy(endpoint: str, work: Path, config: dict[str, Any]) -> Path:
     """Bootstrap and deploy the access stack; return the outputs file."""
     env = cdk_cli.cdk_env(endpoint, work)
     out_dir, outputs = work / "cdk.out", work / "cdk-outputs.json"
     started = time.monotonic()
-    say("   $ npx cdk bootstrap -c encord='...'   (the same configuration as the deploy)")
+    # The CLI runs the app to bootstrap too, so it needs a valid configuration; without the
+    # `continuous` object the app skips building the handler's bundle, which bootstrap never uses.
+    say("   $ npx cdk bootstrap -c encord='...'   (the access configuration of the deploy)")
     cdk_cli.bootstrap(env, DEMO_CONFIG, out_dir)
     say(
-        f"   $ npx cdk deploy -c encord='{json.dumps(DEMO_CONFIG)}' --method=direct "
+        f"   $ npx cdk deploy -c encord='{json.dumps(config)}' --method=direct "
         "--require-approval never --outputs-file cdk-outputs.json"
     )
     say("     (the emulator needs --method=direct: docs/local-walkthrough.md says why)")
-    log = cdk_cli.deploy(env, DEMO_CONFIG, out_dir, outputs)
+    log = cdk_cli.deploy(env, config, out_dir, outputs)
     (work / "cdk-deploy.log").write_text(log, encoding="utf-8")
     say(f"   deployed in {time.monotonic() - started:.0f} s; outputs:")
-    for key, value in json.loads(outputs.read_text())[DEMO_CONFIG["stackName"]].items():
+    for key, value in json.loads(outputs.read_text())[config["stackName"]].items():
         say(f"     {key} = {value}")
     s3 = boto3.client("s3", endpoint_url=endpoint, region_name=EMULATOR_ENV["AWS_REGION"])
     rules = s3.get_bucket_cors(Bucket=EXISTING_BUCKET)["CORSRules"]
@@ -162,8 +201,12 @@ def run(work: Path) -> None:
         step(f"2. an existing bucket with data: s3://{EXISTING_BUCKET}")
         seed(endpoint)
 
-        step("3. deploy the access stack (role, policy, CORS) with the real CDK CLI")
-        outputs = deploy(endpoint, work)
+        step(
+            "3. deploy the access stack (role, policy, CORS, continuous registration) with the "
+            "real CDK CLI"
+        )
+        store_key(endpoint, key_file)
+        outputs = deploy(endpoint, work, demo_config(domain))
 
         step("4. verify the integration before registering")
         helper(["verify", "--stack-outputs", str(outputs)], env)
@@ -212,8 +255,28 @@ def run(work: Path) -> None:
 
         step("7. what Encord (the stand-in) now holds")
         show_folder(domain)
+
+        step("8. continuous registration: new uploads registered as they land")
+        continuous_step.run_step(
+            endpoint=endpoint,
+            domain=domain,
+            outputs=outputs,
+            bucket=EXISTING_BUCKET,
+            folder=FOLDER,
+            prefix=LIVE_PREFIX,
+            series=NEW_SERIES,
+            work=work,
+            say=say,
+        )
+        helper(["continuous", "status", "--stack-outputs", str(outputs)], env)
+
+        step("9. what Encord (the stand-in) holds now")
+        show_folder(domain)
     say()
-    say(f"done. Files are in {work}: cdk-outputs.json, manifests/, register-report.json")
+    say(
+        f"done. Files are in {work}: cdk-outputs.json, manifests/, register-report.json, "
+        "continuous-handler.log"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -230,7 +293,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     try:
         run(work)
-    except (DemoFailed, EmulatorError) as exc:
+    except (DemoFailed, EmulatorError, continuous_step.StepFailed) as exc:
         print(f"demo failed: {exc}", file=sys.stderr)
         return 1
     except cdk_cli.CdkError as exc:

@@ -17,6 +17,11 @@ JSON shapes of the structured outputs:
 - ``EncordCorsOrigins``: ``[str, ...]``
 - ``EncordTrustedPrincipals``: ``[str, ...]``, the principals the role trusts, as IAM ARNs
   (an account ID becomes ``arn:aws:iam::ACCOUNT:root``); absent from older stacks.
+- ``EncordAllowListing``: ``true`` / ``false``, whether the role may list under the prefixes
+  (what Encord's cloud-synced folders need); absent from older stacks.
+- ``EncordContinuous``: ``{"queueUrl": str, "queueArn": str, "deadLetterQueueUrl": str,
+  "tableName": str, "functionName": str, "region": str}`` when the stack has continuous
+  registration (`stacks.continuous`), absent otherwise.
 """
 
 from __future__ import annotations
@@ -32,6 +37,8 @@ OUTPUT_BUCKETS: Final = "EncordBuckets"
 OUTPUT_MRAPS: Final = "EncordMultiRegionAccessPoints"
 OUTPUT_CORS_ORIGINS: Final = "EncordCorsOrigins"
 OUTPUT_TRUSTED_PRINCIPALS: Final = "EncordTrustedPrincipals"
+OUTPUT_ALLOW_LISTING: Final = "EncordAllowListing"
+OUTPUT_CONTINUOUS: Final = "EncordContinuous"
 
 ALL_OUTPUT_KEYS: Final = (
     OUTPUT_ROLE_ARN,
@@ -40,6 +47,8 @@ ALL_OUTPUT_KEYS: Final = (
     OUTPUT_MRAPS,
     OUTPUT_CORS_ORIGINS,
     OUTPUT_TRUSTED_PRINCIPALS,
+    OUTPUT_ALLOW_LISTING,
+    OUTPUT_CONTINUOUS,
 )
 REQUIRED_OUTPUT_KEYS: Final = (OUTPUT_ROLE_ARN, OUTPUT_EXTERNAL_ID, OUTPUT_BUCKETS)
 """Outputs every access stack has; the others are optional (older stacks lack some)."""
@@ -55,6 +64,13 @@ BUCKET_CORS_RULE_ID: Final = "corsRuleId"
 MRAP_ALIAS: Final = "alias"
 MRAP_ARN: Final = "arn"
 MRAP_BUCKETS: Final = "buckets"
+# Keys of the ``EncordContinuous`` object.
+CONTINUOUS_QUEUE_URL: Final = "queueUrl"
+CONTINUOUS_QUEUE_ARN: Final = "queueArn"
+CONTINUOUS_DLQ_URL: Final = "deadLetterQueueUrl"
+CONTINUOUS_TABLE: Final = "tableName"
+CONTINUOUS_FUNCTION: Final = "functionName"
+CONTINUOUS_REGION: Final = "region"
 
 
 def bucket_output(
@@ -82,6 +98,26 @@ def bucket_output(
 def mrap_output(*, alias: str, arn: str, buckets: Sequence[str]) -> dict[str, Any]:
     """One entry of the ``EncordMultiRegionAccessPoints`` output."""
     return {MRAP_ALIAS: alias, MRAP_ARN: arn, MRAP_BUCKETS: list(buckets)}
+
+
+def continuous_output(
+    *,
+    queue_url: str,
+    queue_arn: str,
+    dead_letter_queue_url: str,
+    table_name: str,
+    function_name: str,
+    region: str,
+) -> dict[str, Any]:
+    """The ``EncordContinuous`` output (continuous registration's queue, table and function)."""
+    return {
+        CONTINUOUS_QUEUE_URL: queue_url,
+        CONTINUOUS_QUEUE_ARN: queue_arn,
+        CONTINUOUS_DLQ_URL: dead_letter_queue_url,
+        CONTINUOUS_TABLE: table_name,
+        CONTINUOUS_FUNCTION: function_name,
+        CONTINUOUS_REGION: region,
+    }
 
 
 def principal_arn(principal: str, partition: str = "aws") -> str:

@@ -40,6 +40,18 @@ class MrapOutput:
 
 
 @dataclass(frozen=True)
+class ContinuousOutput:
+    """Continuous registration's resources (`stacks.continuous`), as the stack describes them."""
+
+    queue_url: str
+    queue_arn: str
+    dead_letter_queue_url: str
+    table_name: str
+    function_name: str
+    region: str
+
+
+@dataclass(frozen=True)
 class AccessStackOutputs:
     """Everything the helper needs from a deployed access stack."""
 
@@ -50,6 +62,10 @@ class AccessStackOutputs:
     mraps: tuple[MrapOutput, ...] = ()
     cors_origins: tuple[str, ...] = field(default_factory=tuple)
     trusted_principals: tuple[str, ...] = field(default_factory=tuple)
+    #: Whether the role may list under the prefixes (None: an older stack that does not say).
+    allow_listing: bool | None = None
+    #: Continuous registration's resources (None: the stack has none).
+    continuous: ContinuousOutput | None = None
 
     def bucket(self, name: str) -> BucketOutput | None:
         """The configured bucket called `name`, if any."""
@@ -100,6 +116,10 @@ def parse_outputs(raw: dict[str, str], *, stack_name: str, source: str) -> Acces
             )
             for m in _json_output(raw, c.OUTPUT_MRAPS, source)
         )
+        continuous_raw = raw.get(c.OUTPUT_CONTINUOUS)
+        continuous = (
+            _continuous(_json_output(raw, c.OUTPUT_CONTINUOUS, source)) if continuous_raw else None
+        )
     except (KeyError, TypeError) as exc:
         raise InputError(
             f"stack output of {stack_name!r} has an unexpected shape (missing {exc})",
@@ -116,6 +136,27 @@ def parse_outputs(raw: dict[str, str], *, stack_name: str, source: str) -> Acces
         mraps=mraps,
         cors_origins=origins,
         trusted_principals=principals,
+        allow_listing=_flag(raw.get(c.OUTPUT_ALLOW_LISTING)),
+        continuous=continuous,
+    )
+
+
+def _flag(value: str | None) -> bool | None:
+    """A boolean output (CloudFormation writes ``true``/``false``); None when absent."""
+    if value is None:
+        return None
+    return str(value).strip().lower() == "true"
+
+
+def _continuous(value: Any) -> ContinuousOutput:
+    """The ``EncordContinuous`` object (KeyError/TypeError on a wrong shape, as for buckets)."""
+    return ContinuousOutput(
+        queue_url=value[c.CONTINUOUS_QUEUE_URL],
+        queue_arn=value[c.CONTINUOUS_QUEUE_ARN],
+        dead_letter_queue_url=value[c.CONTINUOUS_DLQ_URL],
+        table_name=value[c.CONTINUOUS_TABLE],
+        function_name=value[c.CONTINUOUS_FUNCTION],
+        region=value[c.CONTINUOUS_REGION],
     )
 
 

@@ -1,5 +1,6 @@
-"""`EncordAccessStack`: the app's stack. It maps the `AccessConfig` onto `EncordAccess` props,
-composes the construct, and publishes the outputs the registration helper reads.
+"""`EncordAccessStack`: the app's stack. It maps the `AccessConfig` onto `EncordAccess` props
+(and, with ``continuous``, `EncordContinuousRegistration` props), composes the constructs, and
+publishes the outputs the registration helper reads.
 
 The output keys and shapes are `registration.contract`'s, the contract with the helper
 (`encord-register ... --stack-outputs cdk-outputs.json` or `--stack NAME`).
@@ -24,20 +25,27 @@ from aws_cdk import (
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from registration.contract import (
+    OUTPUT_ALLOW_LISTING,
     OUTPUT_BUCKETS,
+    OUTPUT_CONTINUOUS,
     OUTPUT_CORS_ORIGINS,
     OUTPUT_EXTERNAL_ID,
     OUTPUT_MRAPS,
     OUTPUT_ROLE_ARN,
     OUTPUT_TRUSTED_PRINCIPALS,
     bucket_output,
+    continuous_output,
     mrap_output,
     principal_arn,
 )
 from stacks.config import AccessConfig, BucketConfig
+from stacks.config_continuous import ContinuousConfig
+from stacks.continuous import EncordContinuousRegistration, WatchedS3Bucket
 from stacks.encord_access import EncordAccess, EncordBucket, EncordMultiRegionAccessPoint
 
 #: The construct that created the data buckets before it took them as props. The buckets
@@ -54,6 +62,13 @@ class EncordAccessStack(Stack):
         super().__init__(scope, construct_id, **kwargs)
         keys = {b.name: self._key(b) for b in config.buckets}
         buckets = {b.name: self._bucket(b, keys[b.name]) for b in config.buckets}
+        boundary = (
+            iam.ManagedPolicy.from_managed_policy_arn(
+                self, "PermissionsBoundary", config.permissions_boundary_arn
+            )
+            if config.permissions_boundary_arn
+            else None
+        )
         self.access = EncordAccess(
             self,
             "EncordAccess",
@@ -80,15 +95,70 @@ class EncordAccessStack(Stack):
             ],
             max_session_duration=Duration.hours(config.max_session_hours),
             role_name=config.role_name,
-            permissions_boundary=iam.ManagedPolicy.from_managed_policy_arn(
-                self, "PermissionsBoundary", config.permissions_boundary_arn
-            )
-            if config.permissions_boundary_arn
-            else None,
+            permissions_boundary=boundary,
             # No cors_rule_id: each bucket gets its own, unique per stack, region and construct;
             # the rule of earlier versions (`encord-access-<stack name>`) is replaced by it.
         )
+        self.continuous = (
+            self._continuous(config.continuous, buckets, keys, boundary)
+            if config.continuous
+            else None
+        )
         self._outputs(config, buckets)
+
+    def _continuous(
+        self,
+        config: ContinuousConfig,
+        buckets: dict[str, s3.IBucket],
+        keys: dict[str, kms.IKey | None],
+        boundary: iam.IManagedPolicy | None,
+    ) -> EncordContinuousRegistration:
+        """Continuous registration of the watched buckets, the key read from its secret."""
+        secret = (
+            secretsmanager.Secret.from_secret_complete_arn(
+                self, "EncordSshKey", config.ssh_key_secret
+            )
+            if config.ssh_key_secret.startswith("arn:")
+            else secretsmanager.Secret.from_secret_name_v2(
+                self, "EncordSshKey", config.ssh_key_secret
+            )
+        )
+        return EncordContinuousRegistration(
+            self,
+            "Continuous",
+            buckets=[
+                WatchedS3Bucket(
+                    bucket=buckets[w.bucket],
+                    prefixes=[p for p in w.prefixes or () if p],  # "" is the whole bucket
+                    key=keys[w.bucket],
+                )
+                for w in config.watch or ()
+            ],
+            ssh_key_secret=secret,
+            integration=config.integration,
+            folder=config.folder,
+            domain=config.domain,
+            image_groups=config.image_groups,
+            image_sequences=config.image_sequences,
+            dicom_series=config.dicom_series,
+            type_map=config.type_map,
+            sidecar_suffixes=config.sidecar_suffixes,
+            quiet_period=Duration.seconds(config.quiet_period_seconds),
+            group_marker=config.group_marker,
+            batch_size=config.batch_size,
+            batch_window=Duration.seconds(config.batch_window_seconds),
+            max_concurrency=config.max_concurrency,
+            alarm_topic=sns.Topic.from_topic_arn(self, "AlarmTopic", config.alarm_topic_arn)
+            if config.alarm_topic_arn
+            else None,
+            oldest_message_alarm=Duration.seconds(config.oldest_message_alarm_seconds),
+            ssh_key_secret_key=kms.Key.from_key_arn(
+                self, "EncordSshKeyKey", config.ssh_key_secret_kms_key_arn
+            )
+            if config.ssh_key_secret_kms_key_arn
+            else None,
+            permissions_boundary=boundary,
+        )
 
     def _key(self, bucket: BucketConfig) -> kms.IKey | None:
         if not bucket.kms_key_arn:
@@ -176,8 +246,31 @@ class EncordAccessStack(Stack):
                 self.to_json_string(list(config.cors_origins)),
                 "Origins allowed by the buckets' CORS rule (JSON)",
             ),
+            (
+                OUTPUT_ALLOW_LISTING,
+                "true" if config.allow_listing else "false",
+                "Whether the role may list the prefixes (what Encord cloud-synced folders need)",
+            ),
         ):
             CfnOutput(self, key, key=key, value=value, description=description)
+        if self.continuous is not None:
+            c = self.continuous
+            continuous = continuous_output(
+                queue_url=c.queue.queue_url,
+                queue_arn=c.queue.queue_arn,
+                dead_letter_queue_url=c.dead_letter_queue.queue_url,
+                table_name=c.table.table_name,
+                function_name=c.function.function_name,
+                region=Aws.REGION,
+            )
+            CfnOutput(
+                self,
+                OUTPUT_CONTINUOUS,
+                key=OUTPUT_CONTINUOUS,
+                value=self.to_json_string(continuous),
+                description="Continuous registration (JSON): queueUrl, queueArn, "
+                "deadLetterQueueUrl, tableName, functionName, region",
+            )
 
 
 def _keep_logical_id(resource: Any, *path: str) -> None:

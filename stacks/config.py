@@ -9,6 +9,7 @@ entries (a bucket listed twice; an access point fronting a bucket that is not li
 buckets whose prefixes differ). A `-c` value that is broken JSON is reported with the JSON
 error and its position.
 No aws-cdk-lib here, so the rules are tested quickly.
+Long: the models share one validation context (names, grants and regions seen), read in order.
 
 Settings (camelCase, as written in `cdk.json`):
 
@@ -21,6 +22,7 @@ Settings (camelCase, as written in `cdk.json`):
 - ``multiRegionAccessPoints``: ``[{arn, buckets}]``.
 - ``maxSessionDurationHours`` (1-12, default 1), ``roleName``, ``permissionsBoundaryArn``,
   ``tags``, ``stackName``.
+- ``continuous``: opt-in continuous registration (`stacks.config_continuous`).
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from pydantic.alias_generators import to_camel
 from registration.contract import DEFAULT_CORS_MAX_AGE_SECONDS, DEFAULT_CORS_ORIGINS
 from stacks import config_fields as fields
 from stacks import rules
+from stacks.config_continuous import ContinuousConfig, model_at
 
 #: The context key of the configuration: `cdk.json`'s ``context.encord``, ``-c encord...``.
 CONTEXT_KEY: Final = "encord"
@@ -152,6 +155,7 @@ class BucketConfig(_Settings):
     def _remember_grants(self, info: ValidationInfo) -> BucketConfig:
         """Note what this bucket grants, for the access points that front it."""
         fields.grants_seen(info)[self.name] = (self.prefixes, self.write_prefix)
+        fields.regions_seen(info)[self.name] = self.region
         return self
 
 
@@ -246,6 +250,7 @@ class AccessConfig(_Settings):
     role_name: fields.RoleName | None = None
     permissions_boundary_arn: fields.PolicyArn | None = None
     tags: fields.Tags = Field(default_factory=dict)
+    continuous: ContinuousConfig | None = None
 
     @field_validator("trusted_principals", mode="before")
     @classmethod
@@ -379,7 +384,7 @@ def _problem_line(error: Any, raw: Mapping[str, Any]) -> str:
     if error["type"] == "extra_forbidden":
         model: type[BaseModel] = AccessConfig
         if len(loc) > 1:
-            model = BucketConfig if loc[0] == "buckets" else MrapConfig
+            model = model_at(loc) or (BucketConfig if loc[0] == "buckets" else MrapConfig)
         known = sorted(str(f.alias) for f in model.model_fields.values())
         return f"{where}: unknown setting. Known settings: {', '.join(known)}"
     return f"{where}: received {rules.show(error['input'])}; {error['msg']}"

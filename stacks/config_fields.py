@@ -31,6 +31,8 @@ BUCKET_NAMES: Final = "bucket_names"
 BUCKET_GRANTS: Final = "bucket_grants"
 #: Key of the validation context that holds the region the stack deploys to (None: unknown).
 STACK_REGION: Final = "stack_region"
+#: Key of the validation context that holds each valid bucket's region (None: the stack's).
+BUCKET_REGIONS: Final = "bucket_regions"
 #: The error type of the problems worded here.
 PROBLEM: Final = "encord"
 
@@ -102,6 +104,13 @@ def grants_seen(info: ValidationInfo) -> dict[str, tuple[tuple[str, ...], str | 
     context = info.context if isinstance(info.context, dict) else {}
     grants: dict[str, tuple[tuple[str, ...], str | None]] = context.setdefault(BUCKET_GRANTS, {})
     return grants
+
+
+def regions_seen(info: ValidationInfo) -> dict[str, str | None]:
+    """Each valid bucket validated so far: its region (None: the stack's)."""
+    context = info.context if isinstance(info.context, dict) else {}
+    regions: dict[str, str | None] = context.setdefault(BUCKET_REGIONS, {})
+    return regions
 
 
 def stack_region(info: ValidationInfo) -> str | None:

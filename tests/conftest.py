@@ -44,3 +44,21 @@ def no_aws_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+
+@pytest.fixture(scope="session")
+def lambda_dependencies() -> None:
+    """The continuous-registration Lambda's pip result in the per-machine cache, built once.
+
+    For the construct's default runtime and this interpreter's Python. Later syntheses (in
+    this process or a `cdk` subprocess) copy it instead of running pip, so the first pip run
+    of a machine is paid here, not inside a timed deploy.
+    """
+    import sys
+
+    from stacks.continuous import DEFAULT_RUNTIME
+    from stacks.continuous_bundle import DependencySet, dependencies_dir, python_version
+
+    local = f"{sys.version_info.major}.{sys.version_info.minor}"
+    for version in sorted({python_version(DEFAULT_RUNTIME), local}):
+        dependencies_dir(DependencySet(python_version=version))

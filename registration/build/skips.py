@@ -26,6 +26,7 @@ ITEM_TOO_LARGE = "item_too_large"
 METADATA_TOO_LARGE = "metadata_too_large"
 DOT_SEGMENT = "dot_segment_key"
 NOT_FOUND = "not_found"
+GROUP_MARKER = "group_marker"
 
 REASONS: dict[str, str] = {
     FOLDER_MARKER: "a folder marker (key ends with '/'), not a file",
@@ -50,6 +51,8 @@ REASONS: dict[str, str] = {
     DOT_SEGMENT: "the key has a '.' or '..' path segment (a/../b.jpg): HTTP clients resolve "
     "its URL to another object, so no URL can point at it",
     NOT_FOUND: "a key of --keys-file that is not in the bucket (HeadObject answered 404)",
+    GROUP_MARKER: "the group marker object of continuous registration (groupMarker): it "
+    "completes its folder's group and is never registered itself",
 }
 
 SkipSink = Callable[[str, str, str, str | None], None]

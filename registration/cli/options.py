@@ -1,10 +1,11 @@
 """Options used by more than one command, each defined once, and their parsing into records.
 
 Commands never import each other: `manifest`, `register` and `schema` all take the source
-and item options from `add_source_options`; `register` and `schema` the Encord connection
-from `add_encord_options`; `manifest` and `register` `--schema` from `add_schema_option`.
-The `*_spec`/`*_options` functions turn a parsed namespace into the frozen records the
-stages take, so nothing past this module sees an argparse `Namespace`.
+and item options from `add_source_options` (`continuous backfill` the source group alone);
+`register` and `schema` the Encord connection from `add_encord_options`; `manifest` and
+`register` `--schema` from `add_schema_option`. The `*_spec`/`*_options` functions turn a
+parsed namespace into the frozen records the stages take, so nothing past this module sees
+an argparse `Namespace`.
 """
 
 from __future__ import annotations
@@ -68,6 +69,12 @@ def stack_args(args: argparse.Namespace) -> tuple[str, ...]:
 
 def add_source_options(parser: argparse.ArgumentParser) -> None:
     """Every source and item-building option (what `manifest` reads and how it builds items)."""
+    add_source_group(parser)
+    add_item_options(parser)
+
+
+def add_source_group(parser: argparse.ArgumentParser) -> argparse._ArgumentGroup:
+    """Where the objects come from (`continuous backfill` takes these without the item options)."""
     src = parser.add_argument_group(
         "source (one of --bucket, --inventory, --keys-file, or a stack)"
     )
@@ -117,6 +124,11 @@ def add_source_options(parser: argparse.ArgumentParser) -> None:
         metavar="ARN",
         help="address objects through this Multi-Region Access Point (default: the stack's)",
     )
+    return src
+
+
+def add_item_options(parser: argparse.ArgumentParser) -> None:
+    """How objects become items: classification, grouping, metadata, titles, URLs, file limits."""
     items = parser.add_argument_group("items")
     items.add_argument(
         "--type-map",

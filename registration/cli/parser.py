@@ -6,7 +6,15 @@ import argparse
 from typing import Protocol
 
 from registration import __version__
-from registration.cli.commands import cors, manifest, register, schema, verify
+from registration.cli.commands import (
+    cloud_sync,
+    continuous,
+    cors,
+    manifest,
+    register,
+    schema,
+    verify,
+)
 from registration.cli.console import Console
 from registration.exit_codes import describe_exit_codes
 
@@ -30,6 +38,8 @@ COMMANDS: dict[str, Command] = {
     "verify": verify,
     "schema": schema,
     "cors": cors,
+    "cloud-sync": cloud_sync,
+    "continuous": continuous,
 }
 
 

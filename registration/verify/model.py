@@ -117,6 +117,8 @@ class VerifyTarget:
     preflight: bool = True
     #: The flags that name the access stack to other commands (``--stack NAME``), for fixes.
     stack_args: tuple[str, ...] = ()
+    #: The stack lets Encord list the prefixes (``allowListing``): check the listing grant.
+    allow_listing: bool = False
 
     @property
     def role_name(self) -> str | None:

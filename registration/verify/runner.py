@@ -1,8 +1,9 @@
 """Runs every check of a `VerifyTarget`, in a fixed order, into a `Report`.
 
 Order: the role (exists, trust, external ID); then per bucket: region, requester pays,
-default encryption, CORS rules, the CORS preflight, GetObject on sample keys, the
-samples' own encryption, their storage class; then the Multi-Region Access Points.
+default encryption, CORS rules, the CORS preflight, GetObject on sample keys, ListBucket on
+each prefix (only when the stack says ``allowListing``), the samples' own encryption, their
+storage class; then the Multi-Region Access Points.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from registration.verify.checks_bucket import (
     check_location,
     check_requester_pays,
 )
+from registration.verify.checks_listing import check_listing
 from registration.verify.checks_mrap import check_mraps
 from registration.verify.checks_objects import (
     check_get_object,
@@ -67,6 +69,8 @@ def _check_bucket(
         report.add(not_checked(CORS_PREFLIGHT, f"s3://{bucket.name}", "not sent (--no-preflight)"))
     report.add(*sample_results)
     report.add(*check_get_object(bucket.name, samples, decider, arn_partition(target.role_arn)))
+    if target.allow_listing:
+        report.add(*check_listing(bucket, decider, arn_partition(target.role_arn)))
     report.add(check_object_encryption(bucket.name, region, samples, keys))
     report.add(check_storage(bucket.name, samples))
 

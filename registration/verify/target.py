@@ -93,4 +93,5 @@ def build_target(flags: TargetFlags, outputs: AccessStackOutputs | None) -> Veri
         sample=flags.sample,
         preflight=flags.preflight,
         stack_args=tuple(flags.stack_args) if outputs else (),
+        allow_listing=bool(outputs and outputs.allow_listing),
     )

@@ -70,7 +70,8 @@ def test_demo_runs_end_to_end_twice_and_leaves_nothing_running(tmp_path: Path) -
         assert not listening(endpoints.group(1)) and not listening(endpoints.group(2))
 
     # What the demo shows is true: the stand-in holds the items, the report agrees.
-    assert "folder demo/s3-data: 8 item(s)" in output
+    registered, continuous = output.split("== 8.")
+    assert "folder demo/s3-data: 8 item(s)" in registered
     # The customer's rule, and the stack's own (named for stack, region and construct).
     assert re.search(
         r"\['customer-dashboard', 'encord-access-EncordAccessDemo-[a-z0-9-]+-[0-9a-f]{8}'\] "
@@ -94,3 +95,33 @@ def test_demo_runs_end_to_end_twice_and_leaves_nothing_running(tmp_path: Path) -
     assert "private/payroll.csv" not in output.split("== 5.")[1]  # outside the granted prefixes
     key_text = (out / "encord-demo-key").read_text()
     assert key_text.splitlines()[1] not in output  # the Encord key is never printed
+    assert_continuous_step(continuous, out)
+
+
+def assert_continuous_step(output: str, out: Path) -> None:
+    """Step 8: the files uploaded while the handler ran are in the folder exactly once."""
+    step, after = output.split("== 9.")
+    assert re.search(r"registered in [\d.]+ s: \d+ messages in \d+ invocations", step), step
+    assert "folder demo/s3-data: 11 item(s)" in after  # 8 + two images + one DICOM series
+    titles = re.findall(r"^\s+\[(\w+)\] (\S+)(.*)$", after, flags=re.M)
+    new = [
+        (kind, title, rest) for kind, title, rest in titles if "live/" in title or "002" in title
+    ]
+    assert [(kind, title) for kind, title, _ in new] == [
+        ("image", "media/live/cam-7/frame-0001.png"),  # uploaded twice, registered once
+        ("image", "media/live/cam-7/frame-0002.png"),
+        ("dicomSeries", "scans/patient-002/series-1"),
+    ]
+    # The sidecar that landed after its image became that item's metadata (no item of its own).
+    assert 'metadata={"camera": "cam-7", "site": "north gate"}' in new[1][2]
+    assert new[2][2].endswith("/scans/patient-002/series-1/1.dcm +2 more")  # three slices
+    # Skipped with their reasons, never registered: the empty file and the series' marker.
+    lines = [json.loads(line) for line in (out / "continuous-handler.log").read_text().splitlines()]
+    skipped = {d["key"]: d["reason"] for d in lines if d.get("event") == "skipped"}
+    assert skipped == {
+        "media/live/cam-7/empty.png": "empty_object",
+        "scans/patient-002/series-1/_COMPLETE": "group_marker",
+    }
+    # `encord-register continuous status` after the step: nothing failed, nothing late.
+    assert "dead-letter queue: 0 message(s)" in step
+    assert "late arrivals: 0" in step and "last errors (newest first): 0" in step

@@ -33,6 +33,15 @@ access stack (see the project's local-emulation notes):
    environment, so a handler that loses its permission before its delete fails here as
    it would on AWS.
 
+7. Continuous registration (`stacks.continuous`). Its ``Custom::EncordBucketEventBridge``
+   runs in-process like the CORS resource (`stacks.notifications_handler.index.apply_event`),
+   and moto's S3 read of a notification configuration gets the ``EventBridgeConfiguration``
+   moto stores but leaves out. moto's CloudFormation table ignores its time to live and
+   point-in-time recovery: the patch applies them. An SQS event source mapping is recorded
+   but does not consume its queue (moto would try to invoke the function, which needs
+   Docker); the local SQS poller plays the mapping. ``AWS::SQS::QueuePolicy`` and
+   ``AWS::CloudWatch::Alarm`` stay unsupported: moto skips them with a warning.
+
 So a deploy here proves the template's wiring, the order of its updates and deletes, the
 handler role's permissions and the handler's merge logic against a real S3 API; it does not
 prove the Lambda runtime itself (packaging, the asset's imports).
@@ -100,6 +109,7 @@ def patch_moto(endpoint_url: str) -> None:
     from moto.s3 import models as s3_models
 
     from stacks.cors_handler import index as cors_handler
+    from stacks.notifications_handler import index as notifications_handler
 
     bucket_cls = s3_models.FakeBucket
     original_create = bucket_cls.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
@@ -140,6 +150,9 @@ def patch_moto(endpoint_url: str) -> None:
     _patch_previous_parameters()
     _patch_preflight()
     _patch_update_order()
+    _patch_notification_read()
+    _patch_table_settings()
+    _patch_queue_event_source()
 
     class EncordCorsResource(CustomModel):
         """`Custom::EncordBucketCors` carried out in-process by the project's handler logic.
@@ -217,11 +230,46 @@ def patch_moto(endpoint_url: str) -> None:
         def delete(self, account_id: str, region_name: str) -> None:
             self._run("Delete", self.properties, self.resource_name)
 
+    class EncordEventBridgeResource(EncordCorsResource):
+        """`Custom::EncordBucketEventBridge` carried out in-process, as the CORS resource is.
+
+        moto cannot invoke a Lambda function without Docker: the project's handler logic
+        (`stacks.notifications_handler.index.apply_event`) runs here instead, with the
+        function's environment and its role's permissions, against this same server.
+        """
+
+        __module__ = "moto.cloudformation.encord_eventbridge"
+
+        @classmethod
+        def _run(
+            cls,
+            request: str,
+            properties: dict[str, Any],
+            physical_id: str | None,
+            old_properties: dict[str, Any] | None = None,
+        ) -> tuple[str, dict[str, str]]:
+            event: dict[str, Any] = {"RequestType": request, "ResourceProperties": properties}
+            if physical_id:
+                event["PhysicalResourceId"] = physical_id
+            function = _function_for(properties["ServiceToken"])
+            return notifications_handler.apply_event(
+                event,
+                lambda region: _s3_client_as(endpoint_url, region, function.role),
+                allowed_buckets=notifications_handler.allowed_buckets_from(
+                    function.environment_vars
+                ),
+                bounds=notifications_handler.Bounds(
+                    attempts=5, deadline_seconds=30, settle_seconds=0.05
+                ),
+            )
+
     original_class_from_type = parsing.resource_class_from_type
 
     def resource_class_from_type(resource_type: str) -> Any:
         if resource_type == cors_handler.RESOURCE_TYPE:
             return EncordCorsResource
+        if resource_type == notifications_handler.RESOURCE_TYPE:
+            return EncordEventBridgeResource
         return original_class_from_type(resource_type)
 
     parsing.resource_class_from_type = resource_class_from_type
@@ -229,11 +277,13 @@ def patch_moto(endpoint_url: str) -> None:
 
 #: The custom resource's merge bounds here: a short settle keeps deploys quick.
 EMULATOR_BOUNDS = Bounds(attempts=5, deadline_seconds=30, settle_seconds=0.05)
-#: IAM actions of the S3 calls the CORS handler makes (DeleteBucketCors is PutBucketCORS).
+#: IAM actions of the S3 calls the custom resources make (DeleteBucketCors is PutBucketCORS).
 _S3_ACTIONS = {
     "GetBucketCors": "s3:GetBucketCORS",
     "PutBucketCors": "s3:PutBucketCORS",
     "DeleteBucketCors": "s3:PutBucketCORS",
+    "GetBucketNotificationConfiguration": "s3:GetBucketNotification",
+    "PutBucketNotificationConfiguration": "s3:PutBucketNotification",
 }
 _CLEANUP = threading.local()
 """Deletes of replaced custom resources, run in the update's cleanup phase (`pending`)."""
@@ -563,6 +613,96 @@ def _patch_preflight() -> None:
 
     S3Response._key_response = key_response  # type: ignore[method-assign]
     S3Response._set_cors_headers_options = set_cors_headers_options  # type: ignore[method-assign]
+
+
+def notification_read_with_eventbridge(original: Any) -> Any:
+    """moto's GetBucketNotificationConfiguration with the ``EventBridgeConfiguration`` it drops.
+
+    moto 5.2 stores a bucket's EventBridge setting (and sends the events) but leaves it out of
+    the read, which the EventBridge custom resource relies on. `original` is moto's
+    `S3Response.get_bucket_notification`; in-process tests patch it with this too.
+    """
+    from moto.core.responses import ActionResult
+
+    def get_bucket_notification(self: Any) -> Any:
+        config = self.backend.get_bucket_notification_configuration(self.bucket_name)
+        if config is None or config.event_bridge is None:
+            return original(self)
+
+        def build(item: Any, arn_key: str) -> dict[str, Any]:
+            built: dict[str, Any] = {"Id": item.id, arn_key: item.arn, "Events": item.events}
+            if item.filters:
+                built["Filter"] = {"Key": {"FilterRules": item.filters["S3Key"]["FilterRule"]}}
+            return built
+
+        result = {
+            "TopicConfigurations": [build(t, "TopicArn") for t in config.topic],
+            "QueueConfigurations": [build(q, "QueueArn") for q in config.queue],
+            "LambdaFunctionConfigurations": [
+                build(f, "LambdaFunctionArn") for f in config.cloud_function
+            ],
+            "EventBridgeConfiguration": {},
+        }
+        self.data["Action"] = "GetBucketNotificationConfiguration"
+        return self.serialized(ActionResult(result))
+
+    return get_bucket_notification
+
+
+def _patch_notification_read() -> None:
+    from moto.s3.responses import S3Response
+
+    S3Response.get_bucket_notification = notification_read_with_eventbridge(  # type: ignore[method-assign]
+        S3Response.get_bucket_notification
+    )
+
+
+def _patch_table_settings() -> None:
+    """moto's CloudFormation table ignores TimeToLiveSpecification and
+    PointInTimeRecoverySpecification: apply them on create, as CloudFormation does."""
+    from moto.dynamodb.models import dynamodb_backends
+    from moto.dynamodb.models.table import Table
+
+    original = Table.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
+
+    def create(
+        cls: Any, resource_name: str, cfn: Any, account_id: str, region_name: str, **kw: Any
+    ) -> Any:
+        table = original(cls, resource_name, cfn, account_id, region_name, **kw)
+        properties = cfn.get("Properties", {})
+        backend = dynamodb_backends[account_id][region_name]
+        if "TimeToLiveSpecification" in properties:
+            backend.update_time_to_live(table.name, properties["TimeToLiveSpecification"])
+        recovery = properties.get("PointInTimeRecoverySpecification") or {}
+        if recovery.get("PointInTimeRecoveryEnabled"):
+            backend.update_continuous_backups(table.name, {"PointInTimeRecoveryEnabled": True})
+        return table
+
+    Table.create_from_cloudformation_json = classmethod(create)  # type: ignore[assignment]
+
+
+def _patch_queue_event_source() -> None:
+    """An SQS event source mapping is recorded, but does not consume the queue.
+
+    moto cannot invoke a Lambda function without Docker: its mapping would receive each new
+    message, fail to invoke the function and put the message back, one receive nearer the
+    dead-letter queue each time. Here the mapping exists (as deployed, with its settings) and
+    the queue is left alone: the local SQS poller (`tests.emulators.sqs_poller`) is the event
+    source mapping, with the project's handler run in-process.
+    """
+    from moto.awslambda.models import LambdaBackend
+    from moto.sqs.models import sqs_backends
+
+    original = LambdaBackend.create_event_source_mapping
+
+    def create_event_source_mapping(self: Any, spec: dict[str, Any]) -> Any:
+        mapping = original(self, spec)
+        for queue in sqs_backends[self.account_id][self.region_name].queues.values():
+            if queue.queue_arn == mapping.event_source_arn:
+                queue.lambda_event_source_mappings.pop(mapping.function_arn, None)
+        return mapping
+
+    LambdaBackend.create_event_source_mapping = create_event_source_mapping  # type: ignore[method-assign]
 
 
 def serve(port: int, ready_file: Path | None) -> None:

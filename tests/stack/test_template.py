@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from registration.contract import ALL_OUTPUT_KEYS
+from registration.contract import ALL_OUTPUT_KEYS, OUTPUT_CONTINUOUS
 from registration.stack_outputs import parse_outputs
 from tests.stack.security import resolve, security_problems
 from tests.stack.synth import FULL_CONFIG, MINIMAL_CONFIG, Synthesized, synth
@@ -394,11 +394,13 @@ def test_rule_ids_are_unique_per_stack_region_and_construct() -> None:
 
 def test_outputs_are_what_the_helper_reads(full: Synthesized) -> None:
     outputs = full.template["Outputs"]
-    assert set(outputs) == set(ALL_OUTPUT_KEYS)
+    # EncordContinuous only with `continuous` (tests/stack/test_continuous.py).
+    assert set(outputs) == set(ALL_OUTPUT_KEYS) - {OUTPUT_CONTINUOUS}
     raw = {k: resolve(v["Value"]) for k, v in outputs.items()}
     raw["EncordRoleArn"] = "arn:aws:iam::123456789012:role/encord-access-role"
     parsed = parse_outputs(raw, stack_name="EncordAccessFull", source="template")
     assert parsed.external_id == "encord-ext-0123456789"
+    assert parsed.allow_listing is True and parsed.continuous is None
     assert [(b.name, b.region, b.prefixes, b.created) for b in parsed.buckets] == [
         ("existing-data", "us-east-1", ("images/", "videos/"), False),
         ("scans.eu", "eu-west-1", ("dicom/",), False),

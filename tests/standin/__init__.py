@@ -17,6 +17,7 @@ Interfaces (kept stable for other tests and the demo):
   concurrent_jobs=False)`:
   `start()`, `stop()`, context manager, `.domain` (``http://127.0.0.1:PORT``),
   `register_public_key(hex)`, `add_integration(title) -> uuid`, `create_folder(path) -> uuid`,
+  `folder_sync(folder_uuid)` (a cloud-synced folder's folderType, integration, remoteUrl, config),
   `folders()`, `folder_uuid(path)`, `items_in_folder(folder_uuid)` (dicts with uuid, createdAt,
   title, url, urls, clientMetadata, type, jobUuid), `jobs()` (with each unit's `urls`),
   `finish_all_jobs()`, `job_latency` (settable), `concurrent_jobs` (settable: overlapping jobs

@@ -10,8 +10,8 @@ the API (no signature; for the demo and for debugging):
 - `GET /_standin/calls` -> counters of processed API calls by route name
 
 Route names (for faults, holds and `registration_calls`): integrations, create_folder,
-list_folders, search_folders, get_folder, list_subfolders, start, poll, cancel, items,
-child_items, delete_items, schema_get, schema_post.
+list_folders, search_folders, get_folder, list_subfolders, config_get, config_post, start,
+poll, cancel, items, child_items, delete_items, schema_get, schema_post.
 """
 
 from __future__ import annotations
@@ -44,6 +44,8 @@ ROUTES: list[tuple[str, re.Pattern[str], str]] = [
     ("GET", re.compile(r"^/storage/search/folders$"), "search_folders"),
     ("GET", re.compile(rf"^/storage/folders/(?P<folder>{_UUID})$"), "get_folder"),
     ("GET", re.compile(rf"^/storage/folders/(?P<folder>{_UUID})/folders$"), "list_subfolders"),
+    ("GET", re.compile(rf"^/storage/folders/(?P<folder>{_UUID})/folder-config$"), "config_get"),
+    ("POST", re.compile(rf"^/storage/folders/(?P<folder>{_UUID})/folder-config$"), "config_post"),
     ("GET", re.compile(rf"^/storage/folders/(?P<folder>{_UUID})/items$"), "items"),
     (
         "GET",
@@ -254,6 +256,18 @@ class EncordStandIn:
                 )
             return out
 
+    def folder_sync(self, folder_uuid: str) -> dict[str, Any]:
+        """A folder's sync settings: folderType (``generic`` or ``cloudLinked``), integration,
+        remoteUrl, and its configuration as last POSTed (``metadataIngestion``)."""
+        with self.store.lock:
+            folder = self.store.folders[folder_uuid]
+            return {
+                "folderType": folder.folder_type,
+                "integration": folder.integration,
+                "remoteUrl": folder.remote_url,
+                "config": dict(folder.config),
+            }
+
     def folder_uuid(self, path: str) -> str | None:
         """The UUID of the (first) folder at `a/b/c`, or None."""
         matches = [f["uuid"] for f in self.folders() if f["path"] == path]
@@ -316,6 +330,7 @@ class EncordStandIn:
                 body.get("description"),
                 body.get("parent"),
                 body.get("clientMetadata"),
+                body.get("cloudSyncedFolderParams"),
             )
             return folder.to_wire(store.folders)
         if route in ("list_folders", "search_folders", "list_subfolders"):
@@ -331,6 +346,11 @@ class EncordStandIn:
                 if folder is None:
                     raise NotFound(groups["folder"])
                 return folder.to_wire(store.folders)
+        if route == "config_get":
+            return store.folder_config(groups["folder"])
+        if route == "config_post":
+            store.set_folder_config(groups["folder"], body)
+            return None
         if route == "items":
             found = store.list_items(
                 groups["folder"],

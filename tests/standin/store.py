@@ -105,6 +105,12 @@ class Folder:
     parent: str | None
     client_metadata: str | None
     created_at: str
+    folder_type: str = "generic"
+    """``generic``, or ``cloudLinked`` for a cloud-synced folder (`integration`, `remote_url`)."""
+    integration: str | None = None
+    remote_url: str | None = None
+    config: dict[str, Any] = field(default_factory=dict)
+    """The folder configuration as last POSTed to ``folder-config`` (``metadataIngestion``)."""
 
     def path_to_root(self, folders: dict[str, Folder]) -> list[dict[str, Any]]:
         """The chain of ancestors, nearest last, as the API shows it."""
@@ -138,7 +144,9 @@ class Folder:
             "userRole": "admin",
             "syncedDatasetHash": None,
             "pathToRoot": self.path_to_root(folders),
-            "folderType": "generic",
+            "folderType": self.folder_type,
+            "integrationHash": self.integration,
+            "remoteUrl": self.remote_url,
         }
 
 
@@ -503,9 +511,18 @@ class Store:
             return uid
 
     def create_folder(
-        self, name: str, description: str | None, parent: str | None, metadata: str | None
+        self,
+        name: str,
+        description: str | None,
+        parent: str | None,
+        metadata: str | None,
+        cloud_synced: Any = None,
     ) -> Folder:
-        """Create a folder (names need not be unique, as on Encord)."""
+        """Create a folder (names need not be unique, as on Encord).
+
+        `cloud_synced` is the payload's ``cloudSyncedFolderParams`` (``integrationUuid``,
+        ``remoteUrl``): the folder is then cloud-synced (``cloudLinked``) to that URL.
+        """
         if not name:
             raise BadRequest("folder name is required")
         with self.lock:
@@ -514,10 +531,46 @@ class Store:
             folder = Folder(
                 str(uuid.uuid4()), name, description or "", parent, metadata, _now_iso()
             )
+            if cloud_synced is not None:
+                folder.folder_type = "cloudLinked"
+                folder.integration, folder.remote_url = self._synced_to(cloud_synced)
             self.folders[folder.uuid] = folder
             self.items[folder.uuid] = []
             self._url_index[folder.uuid] = {}
             return folder
+
+    def _synced_to(self, params: Any) -> tuple[str, str]:
+        """(integration, remote URL) of valid ``cloudSyncedFolderParams``, else BadRequest."""
+        if not isinstance(params, dict):
+            raise BadRequest("cloudSyncedFolderParams must be a JSON object")
+        integration = str(params.get("integrationUuid") or "")
+        remote = str(params.get("remoteUrl") or "")
+        if integration not in self.integrations:
+            raise BadRequest(f"integration {integration!r} not found or not accessible")
+        if not re.fullmatch(r"s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/.*)?", remote):
+            raise BadRequest(f"remoteUrl {remote!r} is not an s3://bucket/prefix/ URL")
+        return integration, remote
+
+    def folder_config(self, folder_uuid: str) -> dict[str, Any]:
+        """A folder's configuration (``{}`` until one is POSTed)."""
+        with self.lock:
+            folder = self.folders.get(folder_uuid)
+            if folder is None:
+                raise NotFound(folder_uuid)
+            return dict(folder.config)
+
+    def set_folder_config(self, folder_uuid: str, config: Any) -> None:
+        """Replace a cloud-synced folder's configuration (400 for a plain folder, as the SDK
+        documents metadata ingestion for cloud-synced folders only)."""
+        if not isinstance(config, dict):
+            raise BadRequest("the folder configuration must be a JSON object")
+        with self.lock:
+            folder = self.folders.get(folder_uuid)
+            if folder is None:
+                raise NotFound(folder_uuid)
+            if config.get("metadataIngestion") is not None and folder.folder_type != "cloudLinked":
+                raise BadRequest("metadata ingestion needs a cloud-synced folder")
+            folder.config = config
 
     def list_folders(self, parent: str | None, search: str | None, recursive: bool) -> list[Folder]:
         """Folders under `parent` (None = top level), fuzzy-filtered like the API."""

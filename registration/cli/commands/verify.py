@@ -26,6 +26,8 @@ AWS credentials (read access to IAM, S3 and KMS):
   cors-preflight  a real OPTIONS request from each origin to the bucket's endpoint
   get-object      the role may s3:GetObject sample keys of every prefix (IAM policy
                   simulator, else local evaluation of the role's policies)
+  list-bucket     with allowListing: the role may s3:ListBucket under each prefix
+                  (what Encord's cloud-synced folders need)
   object-encryption, storage-class
                   the samples' own KMS keys; no archived objects that are not restored
   mrap            the stack's Multi-Region Access Points exist and are ready

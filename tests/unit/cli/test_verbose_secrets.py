@@ -16,6 +16,7 @@ import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
@@ -102,7 +103,90 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         for key in ("images/a.jpg", "images/b c.jpg"):
             s3.put_object(Bucket=BUCKET, Key=key, Body=b"jpg")
         (work / "keys.txt").write_text("images/a.jpg\nimages/b c.jpg\nimages/missing.jpg\n")
+        _continuous_stack(endpoint, fake)
         yield World(endpoint, encord.standin.domain, encord.key_text, work)
+
+
+STACK = "EncordVerbose"
+"""A CloudFormation stack (`--stack`) with the access outputs, allowListing and continuous."""
+
+
+def _continuous_stack(endpoint: str, fake: dict[str, str]) -> None:
+    """Continuous registration's queue, table and function, and a stack that names them."""
+    from registration import contract as c
+    from registration.continuous import table as t
+    from registration.continuous.settings import SETTINGS_ENV, HandlerSettings, WatchedBucket
+    from tests.functional.continuous.deployed import function_zip
+
+    def client(service: str) -> Any:
+        return boto3.client(service, region_name=REGION, endpoint_url=endpoint, **fake)
+
+    sqs = client("sqs")
+    dlq = sqs.create_queue(QueueName="verbose-dlq")["QueueUrl"]
+    queue = sqs.create_queue(QueueName="verbose-queue")["QueueUrl"]
+    sqs.send_message(QueueUrl=dlq, MessageBody='{"source": "aws.s3"}')
+    keys = [
+        {"AttributeName": n, "KeyType": k}
+        for n, k in ((t.PARTITION_KEY, "HASH"), (t.SORT_KEY, "RANGE"))
+    ]
+    client("dynamodb").create_table(
+        TableName="verbose-state",
+        BillingMode="PAY_PER_REQUEST",
+        KeySchema=keys,
+        AttributeDefinitions=[
+            {"AttributeName": n, "AttributeType": "S"}
+            for n in (t.PARTITION_KEY, t.SORT_KEY, t.LISTING, t.AT)
+        ],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": t.LISTING_INDEX,
+                "Projection": {"ProjectionType": "ALL"},
+                "KeySchema": [
+                    {"AttributeName": t.LISTING, "KeyType": "HASH"},
+                    {"AttributeName": t.AT, "KeyType": "RANGE"},
+                ],
+            }
+        ],
+    )
+    role = client("iam").create_role(RoleName="verbose-fn", AssumeRolePolicyDocument="{}")
+    settings = HandlerSettings(
+        "verbose-state",
+        queue,
+        "secret",
+        "https://api.encord.com",
+        INTEGRATION_TITLE,
+        "v",
+        buckets=(WatchedBucket(BUCKET, REGION, ("images/",)),),
+    )
+    client("lambda").create_function(
+        FunctionName="verbose-fn",
+        Runtime="python3.12",
+        Role=role["Role"]["Arn"],
+        Handler="index.handler",
+        Code={"ZipFile": function_zip()},
+        Environment={"Variables": {SETTINGS_ENV: settings.to_json()}},
+    )
+    outputs = {
+        c.OUTPUT_ROLE_ARN: ROLE_ARN,
+        c.OUTPUT_EXTERNAL_ID: EXTERNAL_ID,
+        c.OUTPUT_BUCKETS: json.dumps([{"name": BUCKET, "region": REGION, "prefixes": ["images/"]}]),
+        c.OUTPUT_ALLOW_LISTING: "true",
+        c.OUTPUT_CONTINUOUS: json.dumps(
+            c.continuous_output(
+                queue_url=queue,
+                queue_arn="arn:aws:sqs:eu-west-1:123456789012:verbose-queue",
+                dead_letter_queue_url=dlq,
+                table_name="verbose-state",
+                function_name="verbose-fn",
+                region=REGION,
+            )
+        ),
+    }
+    template = {
+        "Resources": {"Topic": {"Type": "AWS::SNS::Topic"}},
+        "Outputs": {name: {"Value": value} for name, value in outputs.items()},
+    }
+    client("cloudformation").create_stack(StackName=STACK, TemplateBody=json.dumps(template))
 
 
 def _source(w: World) -> list[str]:
@@ -128,6 +212,12 @@ ARGV: dict[str, Callable[[World, Path], list[str]]] = {
         *("--region", REGION, "--no-preflight"),
     ],
     "schema": lambda w, out: [*_source(w), "--apply", "--dry-run", "--write", str(out / "s.json")],
+    "cloud-sync create": lambda w, out: [
+        *("--stack", STACK, "--integration", INTEGRATION_TITLE, "--folder", "verbose-synced"),
+    ],
+    "continuous status": lambda w, out: ["--stack", STACK],
+    "continuous redrive": lambda w, out: ["--stack", STACK],
+    "continuous backfill": lambda w, out: ["--stack", STACK, "--state", str(out / "s.json")],
 }
 """The arguments of each command (after `-v COMMAND`); OUT is a directory of its own."""
 
