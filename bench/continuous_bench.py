@@ -5,14 +5,15 @@
 
 Starts the local AWS emulator (moto's server with the project's patches,
 `tests.emulators.moto_server`) and the Encord stand-in (`python -m tests.standin` at its
-default job latency, `STANDIN_JOB_LATENCY`), each in its own process, and makes continuous
-registration's resources the way the construct does (`demo.continuous_resources`: EventBridge
-notifications on the bucket, the rule, the queue and its dead-letter queue, the table, the
-secret). Then, once per `--pollers` value, in the same run against the same emulators (the
-first round is the baseline):
+default job latency, `STANDIN_JOB_LATENCY`), each in its own process. Then, once per
+`--pollers` value, in the same run against the same emulators (the first round is the
+baseline):
 
-1. starts that many emulated SQS event source mappings (`tests.emulators.sqs_poller`), each
-   calling its own handler "container" (`registration.continuous.handler.build_engine`);
+1. makes continuous registration's resources for the round's prefix the way the construct
+   does (`demo.continuous_resources`: EventBridge notifications on the bucket, the rule, the
+   queue and its dead-letter queue, an empty table, the secret), and starts that many emulated
+   SQS event source mappings (`tests.emulators.sqs_poller`), each calling its own handler
+   "container" (`registration.continuous.handler.build_engine`);
 2. uploads SINGLES single images and GROUPS image-group folders of GROUP_SIZE frames (a prefix
    of their own per round) as a steady stream, so their S3 events flow through EventBridge to
    the queue, with at most BACKLOG events waiting (moto's ReceiveMessage scans the whole queue
@@ -305,6 +306,9 @@ class Round:
     """Of those, messages whose object another invocation was registering at that moment."""
     received_twice: int
     """Messages received more than once while not deleted (moto's receive is not atomic)."""
+    table_bytes: int
+    """What the round's table stores at its end (DynamoDB's item sizes and overhead)."""
+    largest_item: int
 
 
 def put_objects(s3: Any, keys: list[str], meter: AwsMeter) -> None:
@@ -370,21 +374,32 @@ def visible_messages(sqs: Any, url: str) -> int:
 
 
 def upload(
-    env: BenchEnv, keys: list[str], backlog: int, meter: AwsMeter, stop: threading.Event
+    env: BenchEnv,
+    queue_url: str,
+    keys: list[str],
+    backlog: int,
+    meter: AwsMeter,
+    stop: threading.Event,
 ) -> None:
     """Put `keys` in chunks, each once at most `backlog` events wait in the queue (a steady
     upload stream: moto's ReceiveMessage scans the whole queue on every call, so a backlog of
     thousands would measure moto, not the handler). Unmetered: the uploads are the user's."""
     with meter.unmetered():
         for start in range(0, len(keys), PUT_CHUNK):
-            while visible_messages(env.sqs, env.queue_url) + PUT_CHUNK > backlog:
+            while visible_messages(env.sqs, queue_url) + PUT_CHUNK > backlog:
                 if stop.wait(CHECK_SECONDS):
                     return
             put_objects(env.s3, keys[start : start + PUT_CHUNK], meter)
 
 
 def run_round(
-    env: BenchEnv, layout: Layout, pollers: int, batch_size: int, backlog: int, meter: AwsMeter
+    env: BenchEnv,
+    res: RoundResources,
+    layout: Layout,
+    pollers: int,
+    batch_size: int,
+    backlog: int,
+    meter: AwsMeter,
 ) -> Round:
     """Upload the round's objects while `pollers` handlers register them."""
     from demo.atomic_clients import SerialReceiveSqs
@@ -399,13 +414,13 @@ def run_round(
     logging.getLogger().addHandler(counting)
     made = []
     for _ in range(pollers):
-        engine = build_engine(env.settings, env.clients(), write=log.write)
+        engine = build_engine(res.settings, env.clients(), write=log.write)
         made.append(
             SqsPoller(
                 BatchingSqs(
                     SerialReceiveSqs(env.session_client("sqs"), env.receives), seen, seen_lock
                 ),
-                env.queue_url,
+                res.queue_url,
                 invocations.timed(engine.handle),
                 batch_size=batch_size,
                 timeout_seconds=FUNCTION_TIMEOUT_SECONDS,
@@ -417,7 +432,9 @@ def run_round(
     started = time.perf_counter()
     # The groups first: their quiet periods run out while the single files are handled.
     keys = [*layout.group_keys(), *layout.single_keys()]
-    uploader = threading.Thread(target=upload, args=(env, keys, backlog, meter, stop), daemon=True)
+    uploader = threading.Thread(
+        target=upload, args=(env, res.queue_url, keys, backlog, meter, stop), daemon=True
+    )
     uploader.start()
     threads = [uploader, *run_pollers(made, stop)]
     try:
@@ -433,14 +450,14 @@ def run_round(
                 if differences(env.domain, layout, env.url_of):
                     return False
                 sent_back = sum(p.stats.failed for p in made)
-                return left_to_handle(env.sqs, env.queue_url, sent_back) == 0
+                return left_to_handle(env.sqs, res.queue_url, sent_back) == 0
 
         try:
             wait_for(done, ROUND_TIMEOUT_SECONDS, f"the round with {pollers} poller(s)")
         except RuntimeError:
             with meter.unmetered():
                 attributes = env.sqs.get_queue_attributes(
-                    QueueUrl=env.queue_url, AttributeNames=["All"]
+                    QueueUrl=res.queue_url, AttributeNames=["All"]
                 )["Attributes"]
             depth = {k: v for k, v in attributes.items() if k.startswith("ApproximateNumber")}
             print(f"    queue: {depth}", file=sys.stderr)
@@ -470,6 +487,7 @@ def run_round(
     with meter.unmetered():
         wrong = differences(env.domain, layout, env.url_of)
         items = sum(1 for i in folder_items(env.domain) if i["title"].startswith(layout.prefix))
+        stored, largest = table_bytes(env.dynamodb, res.table)
     if wrong:
         raise RuntimeError(f"not exactly once: {wrong}")
     errors = [e for p in made for e in p.stats.errors]
@@ -488,6 +506,8 @@ def run_round(
         sent_back=sum(p.stats.failed for p in made),
         busy=sum(1 for line in log.trouble if '"event":"busy"' in line),
         received_twice=sum(1 for n in seen.values() if n > 1),
+        table_bytes=stored,
+        largest_item=largest,
     )
 
 
@@ -496,16 +516,15 @@ def run_round(
 
 @dataclass
 class BenchEnv:
-    """The emulators' addresses, the resources and the handler's settings."""
+    """The emulators, their clients, and what every round shares."""
 
     endpoint: str
     domain: str
     s3: Any
     sqs: Any
     dynamodb: Any
-    queue_url: str
-    table: str
-    settings: Any
+    key_text: str
+    """The Encord key, for each round's secret."""
     url_of: Callable[[str], str]
     guard: Any
     """The locks every handler's DynamoDB calls share (`demo.atomic_clients`)."""
@@ -542,10 +561,7 @@ REGION: Final = "us-east-1"
 def make_env(stack: ExitStack, work: Path) -> BenchEnv:
     """Start the emulators and make the resources; stopped when `stack` closes."""
     from demo.atomic_clients import DynamoGuard
-    from demo.continuous_resources import create_resources
-    from registration.build.spec import BuildOptions
     from registration.build.urls import UrlBuilder
-    from registration.continuous.settings import WatchedBucket
     from tests.emulators.moto_server import EMULATOR_ENV, stop_process
     from tests.standin.keys import generate_ssh_key, openssh_public_line
 
@@ -560,22 +576,6 @@ def make_env(stack: ExitStack, work: Path) -> BenchEnv:
     stack.callback(stop_process, standin)
     s3 = boto3.client("s3", endpoint_url=endpoint, region_name=REGION)
     s3.create_bucket(Bucket=BUCKET)
-    resources = create_resources(
-        endpoint=endpoint,
-        region=REGION,
-        name="bench-continuous",
-        bucket=BUCKET,
-        prefixes=[PREFIX],
-        ssh_key_text=key_text,
-    )
-    settings = resources.settings(
-        buckets=[WatchedBucket(BUCKET, REGION, (PREFIX,))],
-        domain=domain,
-        integration=INTEGRATION,
-        folder=FOLDER,
-        build=BuildOptions(image_groups=(f"{PREFIX}*/groups/*",)),
-        quiet_seconds=QUIET_SECONDS,
-    )
     urls = UrlBuilder(BUCKET, REGION)
     return BenchEnv(
         endpoint=endpoint,
@@ -583,14 +583,47 @@ def make_env(stack: ExitStack, work: Path) -> BenchEnv:
         s3=s3,
         sqs=boto3.client("sqs", endpoint_url=endpoint, region_name=REGION),
         dynamodb=boto3.client("dynamodb", endpoint_url=endpoint, region_name=REGION),
-        queue_url=resources.queue_url,
-        table=resources.table_name,
-        settings=settings,
+        key_text=key_text,
         url_of=urls.url,
         guard=DynamoGuard(),
         receives=threading.Lock(),
         pids={"moto": moto.pid, "stand-in": standin.pid},
     )
+
+
+@dataclass(frozen=True)
+class RoundResources:
+    """One round's queue, table and handler settings: each round starts with empty ones (moto's
+    transactions copy the whole table, so a table the last round filled would slow this one)."""
+
+    queue_url: str
+    table: str
+    settings: Any
+
+
+def round_resources(env: BenchEnv, name: str, prefix: str) -> RoundResources:
+    """A queue, rule, table and secret of their own for the round watching `prefix`."""
+    from demo.continuous_resources import create_resources
+    from registration.build.spec import BuildOptions
+    from registration.continuous.settings import WatchedBucket
+
+    made = create_resources(
+        endpoint=env.endpoint,
+        region=REGION,
+        name=name,
+        bucket=BUCKET,
+        prefixes=[prefix],
+        ssh_key_text=env.key_text,
+    )
+    settings = made.settings(
+        buckets=[WatchedBucket(BUCKET, REGION, (prefix,))],
+        domain=env.domain,
+        integration=INTEGRATION,
+        folder=FOLDER,
+        build=BuildOptions(image_groups=(f"{prefix}groups/*",)),
+        quiet_seconds=QUIET_SECONDS,
+    )
+    return RoundResources(made.queue_url, made.table_name, settings)
 
 
 def table_bytes(dynamodb: Any, table: str) -> tuple[int, int]:
@@ -606,7 +639,7 @@ def table_bytes(dynamodb: Any, table: str) -> tuple[int, int]:
 # --- the report -----------------------------------------------------------------------------
 
 
-def usage_of(result: Round, memory_mb: int, table_share: int) -> cost.Usage:
+def usage_of(result: Round, memory_mb: int) -> cost.Usage:
     """`result` in the units AWS bills. EventBridge sends one message per S3 event (SQS bills
     that SendMessage too); the handler's and the event source's calls were metered."""
     meter = result.meter
@@ -621,7 +654,7 @@ def usage_of(result: Round, memory_mb: int, table_share: int) -> cost.Usage:
         dynamodb_read_units=meter.dynamodb_read_units,
         s3_get_requests=meter.count("s3", "GetObject", "HeadObject"),
         log_bytes=result.log.total,
-        table_bytes=table_share,
+        table_bytes=result.table_bytes,
     )
 
 
@@ -751,22 +784,19 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="continuous-bench-") as tmp, ExitStack() as stack:
         env = make_env(stack, Path(tmp))
         for n, pollers in enumerate(args.pollers):
-            layout = Layout(f"{PREFIX}r{n}-p{pollers}/", args.singles, args.groups, args.group_size)
+            prefix = f"{PREFIX}r{n}-p{pollers}/"
+            res = round_resources(env, f"bench-r{n}", prefix)
+            layout = Layout(prefix, args.singles, args.groups, args.group_size)
             with AwsMeter() as meter:
                 results.append(
-                    run_round(env, layout, pollers, args.batch_size, args.backlog, meter)
+                    run_round(env, res, layout, pollers, args.batch_size, args.backlog, meter)
                 )
             report_round(results[-1], results[0] if n else None)
-        total_bytes, largest = table_bytes(env.dynamodb, env.table)
-    objects = sum(r.objects for r in results)
     baseline = results[0]
-    usage = usage_of(baseline, FUNCTION_MEMORY_MB, total_bytes * baseline.objects // objects)
-    cost_report(usage, largest)
+    usage = usage_of(baseline, FUNCTION_MEMORY_MB)
+    cost_report(usage, baseline.largest_item)
     for other in results[1:]:
-        share = total_bytes * other.objects // objects
-        dollars = sum(
-            x.dollars for x in cost.cost_lines(usage_of(other, FUNCTION_MEMORY_MB, share))
-        )
+        dollars = sum(x.dollars for x in cost.cost_lines(usage_of(other, FUNCTION_MEMORY_MB)))
         print(
             f"  from the {other.pollers}-poller round instead: ${dollars:.3f} (its invocations "
             f"share {os.cpu_count()} local cores, so each lasts longer than on Lambda)",
