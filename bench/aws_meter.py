@@ -31,6 +31,7 @@ SQS requests: one per call, or one per started 64 KiB of the message bodies it c
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import math
@@ -61,10 +62,11 @@ def attribute_bytes(value: Mapping[str, Any]) -> int:
     if kind == "S":
         return len(str(raw).encode())
     if kind == "N":
-        digits = str(raw).lstrip("-").replace(".", "").lstrip("0") or "0"
+        # Leading and trailing zeros are not significant: "1500" is two digits.
+        digits = str(raw).lstrip("-").replace(".", "").strip("0") or "0"
         return math.ceil(len(digits) / 2) + 1
-    if kind == "B":
-        return len(raw)
+    if kind == "B":  # base64 text in a request's JSON, bytes in a parsed answer
+        return len(base64.b64decode(raw)) if isinstance(raw, str) else len(raw)
     if kind in ("BOOL", "NULL"):
         return 1
     if kind in ("SS", "NS", "BS"):

@@ -472,7 +472,8 @@ def run_round(
                 stats = poller.stats
                 print(
                     f"    poller {n}: alive {thread.is_alive()}, received {stats.received}, "
-                    f"deleted {stats.deleted}, failed {stats.failed}, raised {stats.raised}",
+                    f"deleted {stats.deleted} ({stats.not_deleted} refused), failed "
+                    f"{stats.failed}, raised {stats.raised}",
                     file=sys.stderr,
                 )
             raise

@@ -147,31 +147,7 @@ def create_resources(
         Attributes={"Policy": json.dumps(_queue_policy(queue_arn, rule_arn))},
     )
 
-    dynamodb.create_table(
-        TableName=name,
-        BillingMode="PAY_PER_REQUEST",
-        KeySchema=[
-            {"AttributeName": t.PARTITION_KEY, "KeyType": "HASH"},
-            {"AttributeName": t.SORT_KEY, "KeyType": "RANGE"},
-        ],
-        AttributeDefinitions=[
-            {"AttributeName": attribute, "AttributeType": "S"}
-            for attribute in (t.PARTITION_KEY, t.SORT_KEY, t.LISTING, t.AT)
-        ],
-        GlobalSecondaryIndexes=[
-            {
-                "IndexName": t.LISTING_INDEX,
-                "KeySchema": [
-                    {"AttributeName": t.LISTING, "KeyType": "HASH"},
-                    {"AttributeName": t.AT, "KeyType": "RANGE"},
-                ],
-                "Projection": {"ProjectionType": "ALL"},
-            }
-        ],
-    )
-    dynamodb.update_time_to_live(
-        TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": t.TTL}
-    )
+    create_state_table(dynamodb, name)
     secret = secrets.create_secret(Name=f"{name}/encord-ssh-key", SecretString=ssh_key_text)
     return ContinuousResources(
         region=region,
@@ -198,3 +174,33 @@ def _queue_policy(queue_arn: str, rule_arn: str) -> dict[str, Any]:
             }
         ],
     }
+
+
+def create_state_table(dynamodb: Any, name: str) -> None:
+    """The state table as the construct creates it (`stacks.continuous_resources`): keys
+    pk/sk, the sparse index `listing` (listing, at) with every attribute, time to live `ttl`."""
+    dynamodb.create_table(
+        TableName=name,
+        BillingMode="PAY_PER_REQUEST",
+        KeySchema=[
+            {"AttributeName": t.PARTITION_KEY, "KeyType": "HASH"},
+            {"AttributeName": t.SORT_KEY, "KeyType": "RANGE"},
+        ],
+        AttributeDefinitions=[
+            {"AttributeName": attribute, "AttributeType": "S"}
+            for attribute in (t.PARTITION_KEY, t.SORT_KEY, t.LISTING, t.AT)
+        ],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": t.LISTING_INDEX,
+                "KeySchema": [
+                    {"AttributeName": t.LISTING, "KeyType": "HASH"},
+                    {"AttributeName": t.AT, "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ],
+    )
+    dynamodb.update_time_to_live(
+        TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": t.TTL}
+    )

@@ -20,20 +20,14 @@ cleanup phase, which does not roll back).
 from __future__ import annotations
 
 import hashlib
-import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-import jsii
 from aws_cdk import (
-    AssetHashType,
-    BundlingOptions,
     CustomResource,
-    DockerImage,
     Duration,
-    ILocalBundling,
     RemovalPolicy,
     Stack,
 )
@@ -45,14 +39,15 @@ from constructs import Construct
 
 from registration import cors_merge
 from registration.contract import CORS_RULE_ID_PREFIX
+from stacks import handler_asset
 from stacks.cors_handler import index as cors_handler
 
 #: The Lambda asset: `index.py` of this directory ...
 HANDLER_DIR: Final = Path(__file__).resolve().parent / "cors_handler"
 #: ... plus these modules of the helper, at the same package path (the one merge shared with
-#: `encord-register cors`). They use only the standard library and botocore.
+#: `encord-register cors`), and `stacks.handler_common`. They use only the standard library
+#: and botocore.
 SHARED_MODULES: Final = (Path(cors_merge.__file__).resolve(),)
-_REPO_ROOT: Final = Path(__file__).resolve().parent.parent
 
 # --- time bounds, all derived from the merge's own (`registration.cors_merge`) -------------
 
@@ -106,33 +101,9 @@ class ImportedBucket:
     replaces: tuple[str, ...] = ()
 
 
-@jsii.implements(ILocalBundling)
-class _HandlerBundle:
-    """Builds the asset locally: the handler directory plus `SHARED_MODULES`; no Docker."""
-
-    def try_bundle(self, output_dir: str, *_options: Any, **_kw: Any) -> bool:
-        """Copy the files into `output_dir`; True: bundled, Docker is never needed."""
-        out = Path(output_dir)
-        for source in HANDLER_DIR.glob("*.py"):
-            if source.name != "__init__.py":
-                shutil.copy2(source, out / source.name)
-        for module in SHARED_MODULES:
-            target = out / module.relative_to(_REPO_ROOT)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(module, target)
-        return True
-
-
 def handler_code() -> lambda_.Code:
-    """The handler's code: hashed by its content, so a change to a shared module deploys."""
-    return lambda_.Code.from_asset(
-        str(HANDLER_DIR),
-        asset_hash_type=AssetHashType.OUTPUT,
-        bundling=BundlingOptions(
-            image=DockerImage.from_registry("unused-local-bundling"),
-            local=_HandlerBundle(),
-        ),
-    )
+    """The handler's code: `HANDLER_DIR` with `SHARED_MODULES` (`stacks.handler_asset`)."""
+    return handler_asset.handler_code(HANDLER_DIR, SHARED_MODULES)
 
 
 def merge_into_imported_buckets(

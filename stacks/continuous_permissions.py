@@ -2,7 +2,9 @@
 
 What the function may do, beyond reading its queue (the SQS event source grants
 ``sqs:ReceiveMessage``, ``sqs:DeleteMessage``, ``sqs:ChangeMessageVisibility``,
-``sqs:GetQueueAttributes`` and ``sqs:GetQueueUrl`` on that queue):
+``sqs:GetQueueAttributes`` and ``sqs:GetQueueUrl`` on that queue; the handler itself uses
+ChangeMessageVisibility too, to bring busy messages back sooner, see
+`registration.continuous.backoff`):
 
 - ``s3:GetObject`` on exactly the watched prefixes (sidecars; HeadObject, which resolves a
   key's spelling and its storage class, is authorised by GetObject), and ``kms:Decrypt`` on a

@@ -46,6 +46,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct, IConstruct
 
+from stacks import handler_asset
 from stacks.notifications_handler import index as handler_module
 
 #: The Lambda asset: `index.py` of this directory alone (standard library and boto3).
@@ -141,9 +142,7 @@ def _enable_on_imported(scope: Construct, bucket: s3.IBucket, region: str | None
         description=f"Switches S3 EventBridge notifications on (and back off) for {name}",
         runtime=HANDLER_RUNTIME,
         handler="index.handler",
-        code=lambda_.Code.from_asset(
-            str(HANDLER_DIR), exclude=["__init__.py", "__pycache__", "*.pyc"]
-        ),
+        code=handler_asset.handler_code(HANDLER_DIR),
         timeout=HANDLER_TIMEOUT,
         memory_size=128,
         role=role,

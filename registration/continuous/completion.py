@@ -67,6 +67,7 @@ def complete(inv: Invocation, bucket: str, folder: str, messages: set[str]) -> N
                     messages,
                     f"group {folder!r} of bucket {bucket!r} is being registered by another "
                     f"invocation (until {iso(lease)})",
+                    lease,
                 )
                 return
             taken = services.claims.take_over(

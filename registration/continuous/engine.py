@@ -31,6 +31,7 @@ from typing import Any
 from registration.build.plan import pipeline_options
 from registration.continuous import (
     arrivals,
+    backoff,
     collect,
     completion,
     finish,
@@ -145,12 +146,25 @@ class Engine:
         self._release(inv)
         inv.ledger.record(services.table, services.clock.now())
         failed = inv.ledger.failed()
+        self._hide_busy(inv)
         inv.journal.count(metrics.RETRIED_MESSAGES, len(failed))
         inv.journal.event(
             "batch", messages=len(inv.ledger.messages), failed=len(failed), owner=inv.owner
         )
         inv.journal.flush(function)
         return {"batchItemFailures": [{"itemIdentifier": message} for message in failed]}
+
+    def _hide_busy(self, inv: Invocation) -> None:
+        """Bring the messages that found their objects busy back sooner than the queue's
+        visibility timeout (`backoff`)."""
+        problems = backoff.shorten(
+            self.services.aws.sqs,
+            self.services.settings.queue_url,
+            inv.ledger.messages.values(),
+            self.services.clock.now(),
+        )
+        for problem in problems:
+            inv.journal.event("visibility_not_changed", reason=problem)
 
     def _release(self, inv: Invocation) -> None:
         """Release every claim the invocation holds but did not finish; its messages come back

@@ -116,11 +116,12 @@ class Invocation:
         self.journal.event("error", reason=reason, error=type(exc).__name__, messages=ids)
         self.ledger.fail(ids, kind or t.ERROR_TRANSIENT, reason)
 
-    def busy(self, messages: Iterable[str], reason: str) -> None:
-        """Fail `messages` because another invocation holds what they name (logged)."""
+    def busy(self, messages: Iterable[str], reason: str, until: float | None = None) -> None:
+        """Fail `messages` because another invocation holds what they name, until `until` when
+        known (logged; they come back sooner than other failures, see `backoff`)."""
         ids = list(messages)
         self.journal.event("busy", reason=reason, messages=ids)
-        self.ledger.fail(ids, t.ERROR_BUSY, reason)
+        self.ledger.busy(ids, reason, until)
 
     def skip(
         self,

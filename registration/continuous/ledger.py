@@ -33,6 +33,9 @@ class Message:
     body: str
     receive_count: int
     source: str | None = None
+    receipt_handle: str = ""
+    busy_until: float | None = None
+    """When the latest lease of what made this message busy runs out (when known)."""
     objects: list[str] = field(default_factory=list)
     failures: list[tuple[str, str]] = field(default_factory=list)
     """(error kind, reason) of everything that failed for this message."""
@@ -49,7 +52,10 @@ class Ledger:
             count = str(attributes.get("ApproximateReceiveCount") or "1")
             message_id = str(record.get("messageId"))
             self.messages[message_id] = Message(
-                message_id, str(record.get("body") or ""), int(count) if count.isdigit() else 1
+                message_id,
+                str(record.get("body") or ""),
+                int(count) if count.isdigit() else 1,
+                receipt_handle=str(record.get("receiptHandle") or ""),
             )
 
     def name(self, message_id: str, bucket: str, key: str) -> None:
@@ -64,6 +70,16 @@ class Ledger:
         with self._lock:
             for message_id in message_ids:
                 self.messages[message_id].failures.append((kind, reason))
+
+    def busy(self, message_ids: Iterable[str], reason: str, until: float | None) -> None:
+        """Mark the messages failed because another invocation holds what they name, whose
+        lease runs out at `until` (None: unknown)."""
+        with self._lock:
+            for message_id in message_ids:
+                message = self.messages[message_id]
+                message.failures.append((t.ERROR_BUSY, reason))
+                if until is not None:
+                    message.busy_until = max(until, message.busy_until or until)
 
     def failed(self) -> list[str]:
         """The ids of the failed messages, in batch order."""

@@ -51,10 +51,10 @@ MAX_BODY_BYTES: Final = 256 * 1024
 since 2025, but not by every client and event source: backfill stays under this."""
 BACKFILL_BODY_BYTES: Final = MAX_BODY_BYTES - 6 * 1024
 """What `backfill_bodies` fills a body to at most: room left for message attributes."""
-MAX_BACKFILL_OBJECTS: Final = 1000
-"""Objects per backfill message at most: a Lambda batch of 10 messages is then at most
-10,000 objects, one Encord job of Encord's recommended size (`limits.DEFAULT_ITEMS_PER_FILE`),
-and well within one invocation's time."""
+MAX_BACKFILL_OBJECTS: Final = 100
+"""Objects per backfill message at most: a Lambda batch of the construct's default 100
+messages is then at most 10,000 objects, one Encord job of Encord's recommended size
+(`limits.DEFAULT_ITEMS_PER_FILE`), and well within one invocation's time."""
 
 
 class BadMessage(ValueError):

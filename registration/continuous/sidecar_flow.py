@@ -177,6 +177,7 @@ def _attach(
             messages,
             f"sidecar s3://{bucket}/{sidecar.key} waits for its object {data_key!r}, "
             "which is being registered",
+            float(record.get(t.LEASE_UNTIL, 0)) or None,
         )
     elif state == t.SKIPPED:
         inv.skip(bucket, sidecar.key, skips.SIDECAR_OF_SKIPPED, data_key, sidecar)
@@ -246,7 +247,7 @@ def _claim_unarrived(
         return
     result = services.claims.claim_object(head, bucket, inv.owner, inv.now, inv.lease_until)
     if isinstance(result, Held):
-        inv.busy(messages, f"{data_key!r} is being registered")
+        inv.busy(messages, f"{data_key!r} is being registered", result.lease_until)
         return
     if isinstance(result, Settled):
         if result.state == t.REGISTERED:

@@ -63,6 +63,7 @@ def _one(inv: Invocation, arrival: Arrival) -> None:
             arrival.messages,
             f"s3://{bucket}/{head.key} is being registered by another invocation "
             f"(until {iso(result.lease_until)})",
+            result.lease_until,
         )
         return
     assert isinstance(result, Taken)

@@ -211,7 +211,7 @@ class EncordSession:
         A folder UUID is accepted too. With `create=False` a missing folder is a usage
         error; with `dry_run` nothing is created and `would_create` lists what would be.
         """
-        if _is_uuid(path):
+        if is_uuid(path):
             folder = self.call(
                 f"reading folder {path}", lambda _: self.client.get_storage_folder(path)
             )
@@ -366,7 +366,8 @@ def outcome_from_state(state: Any) -> JobOutcome:
     )
 
 
-def _is_uuid(value: str) -> bool:
+def is_uuid(value: str) -> bool:
+    """Whether a folder argument is a UUID (36 characters Python's `uuid` accepts), not a path."""
     try:
         uuid.UUID(value)
     except ValueError:

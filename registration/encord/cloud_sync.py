@@ -20,8 +20,12 @@ import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
-from registration.encord.client import EncordSession, FolderRef, Integration
-from registration.encord.client import _is_uuid as is_uuid  # one rule for folder UUIDs
+from registration.encord.client import (
+    EncordSession,
+    FolderRef,
+    Integration,
+    is_uuid,  # one rule for folder UUIDs
+)
 from registration.errors import UsageError, troubleshooting
 from registration.stack_outputs import AccessStackOutputs, BucketOutput
 

@@ -21,16 +21,15 @@ The physical resource ID is ``<bucket>/<rule ID>``: a Delete removes the rule it
 when CloudFormation replaces the resource (creates the new one, then deletes the old), the
 old one's Delete removes only the old rule.
 
-Only the standard library, boto3 and the bundled `registration.cors_merge` are used.
+Only the standard library, boto3 and the bundled `registration.cors_merge` and
+`stacks.handler_common` are used.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-import urllib.request
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 import boto3
@@ -43,6 +42,15 @@ from registration.cors_merge import (
     delete_rules,
     put_rule,
 )
+from stacks import handler_common
+from stacks.handler_common import (
+    Applied,
+    check_bucket,
+    error_code,
+    explain,
+    serve,
+)
+from stacks.handler_common import EventRefused as EventRefused  # the handler's refusal
 
 LOG = logging.getLogger(__name__)
 LOG.setLevel(logging.INFO)
@@ -55,13 +63,9 @@ ALLOWED_BUCKETS_ENV = "ENCORD_CORS_BUCKETS"
 S3ClientFactory = Callable[[str | None], Any]
 
 
-class EventRefused(Exception):
-    """The event asks for something this function was not deployed to do."""
-
-
-def allowed_buckets_from(environ: dict[str, str] | os._Environ[str]) -> frozenset[str]:
+def allowed_buckets_from(environ: Mapping[str, str]) -> frozenset[str]:
     """The buckets named in `ALLOWED_BUCKETS_ENV` (none when unset: everything is refused)."""
-    return frozenset(b for b in environ.get(ALLOWED_BUCKETS_ENV, "").split(",") if b)
+    return handler_common.allowed_buckets_from(environ, ALLOWED_BUCKETS_ENV)
 
 
 def rule_from_properties(props: dict[str, Any]) -> dict[str, Any]:
@@ -81,14 +85,12 @@ def _default_client(region: str | None) -> Any:
 
 
 def _check_bucket(bucket: str, allowed: Collection[str]) -> None:
-    if bucket not in allowed:
-        served = ", ".join(sorted(allowed)) or "none"
-        raise EventRefused(
-            f"bucket {bucket} is not a bucket this function was deployed for (it serves: "
-            f"{served}); the event was refused and nothing was changed. Configure the bucket "
-            "in the stack and deploy it, or run `encord-register cors apply --bucket "
-            f"{bucket}` yourself"
-        )
+    check_bucket(
+        bucket,
+        allowed,
+        f"; configure the bucket in the stack and deploy it, or run `encord-register cors "
+        f"apply --bucket {bucket}` yourself",
+    )
 
 
 def apply_event(
@@ -97,7 +99,7 @@ def apply_event(
     *,
     allowed_buckets: Collection[str],
     bounds: Bounds = DEFAULT_BOUNDS,
-) -> tuple[str, dict[str, str]]:
+) -> Applied:
     """Carry out one CloudFormation request; return (physical resource ID, data).
 
     Raises `EventRefused` for a bucket outside `allowed_buckets`, `CorsMergeError` when the
@@ -118,7 +120,7 @@ def apply_event(
         try:
             delete_rules(client_for(region), old_bucket, [old_rule], bounds=bounds)
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") != "NoSuchBucket":
+            if error_code(exc) != "NoSuchBucket":
                 raise RuntimeError(_explain(exc, old_bucket, region)) from exc
             LOG.info("bucket %s is gone; nothing to remove", old_bucket)
         return old_id, {}
@@ -136,65 +138,15 @@ def apply_event(
 
 def _explain(exc: ClientError, bucket: str, region: str | None) -> str:
     """A message for CloudFormation's event log that says what to change."""
-    code = exc.response.get("Error", {}).get("Code", "")
-    if code == "NoSuchBucket":
-        return (
-            f"bucket {bucket} does not exist in this account: create it, or set "
-            '"create": true for it in the encord configuration'
-        )
-    if code in (
-        "PermanentRedirect",
-        "AuthorizationHeaderMalformed",
-        "IllegalLocationConstraintException",
-    ):
-        return (
-            f"bucket {bucket} is not in {region or 'the stack region'}: set its "
-            '"region" in the encord configuration'
-        )
-    if code in ("AccessDenied", "AccessDeniedException"):
-        return (
-            f"access denied to the CORS configuration of {bucket}: a bucket policy or an SCP "
-            "denies s3:GetBucketCORS/s3:PutBucketCORS to the stack's handler role"
-        )
-    return f"{exc.operation_name} on {bucket} failed: {code} {exc}"
-
-
-def _respond(
-    event: dict[str, Any], status: str, physical_id: str, data: dict[str, str], reason: str
-) -> None:
-    body = json.dumps(
-        {
-            "Status": status,
-            "Reason": reason[:3500],
-            "PhysicalResourceId": physical_id,
-            "StackId": event["StackId"],
-            "RequestId": event["RequestId"],
-            "LogicalResourceId": event["LogicalResourceId"],
-            "Data": data,
-        }
-    ).encode()
-    request = urllib.request.Request(  # noqa: S310 - CloudFormation's pre-signed https URL
-        event["ResponseURL"],
-        data=body,
-        method="PUT",
-        headers={"Content-Type": "", "Content-Length": str(len(body))},
-    )
-    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
-        response.read()
+    return explain(exc, bucket, region, "CORS configuration", "s3:GetBucketCORS/s3:PutBucketCORS")
 
 
 def handler(event: dict[str, Any], context: Any) -> None:
     """Lambda entry point: apply the request and always answer CloudFormation."""
-    LOG.info("%s %s", event.get("RequestType"), event.get("LogicalResourceId"))
-    fallback_id = str(event.get("PhysicalResourceId") or event.get("LogicalResourceId", "cors"))
-    try:
-        physical_id, data = apply_event(event, allowed_buckets=allowed_buckets_from(os.environ))
-    except (EventRefused, CorsMergeError) as exc:
-        LOG.error("refused: %s", exc)
-        _respond(event, "FAILED", fallback_id, {}, str(exc))
-        return
-    except Exception as exc:
-        LOG.exception("CORS update failed")
-        _respond(event, "FAILED", fallback_id, {}, f"{type(exc).__name__}: {exc}")
-        return
-    _respond(event, "SUCCESS", physical_id, data, "OK")
+    serve(
+        event,
+        lambda: apply_event(event, allowed_buckets=allowed_buckets_from(os.environ)),
+        refusals=(CorsMergeError,),
+        fallback_id="cors",
+        failure="CORS update failed",
+    )

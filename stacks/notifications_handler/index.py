@@ -19,22 +19,24 @@ event for another bucket, whoever invokes it.
 Resource properties (CloudFormation sends every value as a string): ``BucketName``,
 ``Region`` (may be empty: boto3's region is used).
 
-Only the standard library and boto3 are used.
+Only the standard library, boto3 and the bundled `stacks.handler_common` are used.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time
-import urllib.request
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import boto3
 from botocore.exceptions import ClientError
+
+from stacks import handler_common
+from stacks.handler_common import Applied, check_bucket, error_code, explain, serve
+from stacks.handler_common import EventRefused as EventRefused  # the handler's refusal
 
 LOG = logging.getLogger(__name__)
 LOG.setLevel(logging.INFO)
@@ -79,17 +81,13 @@ class Bounds:
 DEFAULT_BOUNDS = Bounds()
 
 
-class EventRefused(Exception):
-    """The event asks for something this function was not deployed to do."""
-
-
 class NotificationConflict(Exception):
     """Another writer kept overwriting the bucket's notification configuration."""
 
 
 def allowed_buckets_from(environ: Mapping[str, str]) -> frozenset[str]:
     """The buckets named in `ALLOWED_BUCKETS_ENV` (none when unset: everything is refused)."""
-    return frozenset(b for b in environ.get(ALLOWED_BUCKETS_ENV, "").split(",") if b)
+    return handler_common.allowed_buckets_from(environ, ALLOWED_BUCKETS_ENV)
 
 
 def physical_id(bucket: str, switched_on: bool) -> str:
@@ -159,12 +157,7 @@ def _default_client(region: str | None) -> Any:
 
 
 def _check_bucket(bucket: str, allowed: Collection[str]) -> None:
-    if bucket not in allowed:
-        served = ", ".join(sorted(allowed)) or "none"
-        raise EventRefused(
-            f"bucket {bucket} is not a bucket this function was deployed for (it serves: "
-            f"{served}); the event was refused and nothing was changed"
-        )
+    check_bucket(bucket, allowed)
 
 
 def apply_event(
@@ -173,7 +166,7 @@ def apply_event(
     *,
     allowed_buckets: Collection[str],
     bounds: Bounds = DEFAULT_BOUNDS,
-) -> tuple[str, dict[str, str]]:
+) -> Applied:
     """Carry out one CloudFormation request; return (physical resource ID, data).
 
     Raises `EventRefused` for a bucket outside `allowed_buckets`, `NotificationConflict`, and
@@ -214,7 +207,7 @@ def _delete(
     s3: Any,
     allowed_buckets: Collection[str],
     bounds: Bounds,
-) -> tuple[str, dict[str, str]]:
+) -> Applied:
     old_id = str(event.get("PhysicalResourceId") or "")
     if previous is None:  # a Create that failed before answering with this resource's ID
         return old_id, {}
@@ -226,7 +219,7 @@ def _delete(
     try:
         set_eventbridge(s3, bucket, False, bounds)
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") != "NoSuchBucket":
+        if error_code(exc) != "NoSuchBucket":
             raise RuntimeError(_explain(exc, bucket, None)) from exc
         LOG.info("bucket %s is gone; nothing to switch off", bucket)
     return old_id, {}
@@ -234,64 +227,21 @@ def _delete(
 
 def _explain(exc: ClientError, bucket: str, region: str | None) -> str:
     """A message for CloudFormation's event log that says what to change."""
-    code = exc.response.get("Error", {}).get("Code", "")
-    if code == "NoSuchBucket":
-        return (
-            f"bucket {bucket} does not exist in this account: create it, or set "
-            '"create": true for it in the encord configuration'
-        )
-    if code in ("PermanentRedirect", "AuthorizationHeaderMalformed"):
-        return (
-            f"bucket {bucket} is not in {region or 'the stack region'}: set its "
-            '"region" in the encord configuration'
-        )
-    if code in ("AccessDenied", "AccessDeniedException"):
-        return (
-            f"access denied to the notification configuration of {bucket}: a bucket policy "
-            "or an SCP denies s3:GetBucketNotification/s3:PutBucketNotification to the "
-            "stack's handler role"
-        )
-    return f"{exc.operation_name} on {bucket} failed: {code} {exc}"
-
-
-def _respond(
-    event: Mapping[str, Any], status: str, physical: str, data: dict[str, str], reason: str
-) -> None:
-    body = json.dumps(
-        {
-            "Status": status,
-            "Reason": reason[:3500],
-            "PhysicalResourceId": physical,
-            "StackId": event["StackId"],
-            "RequestId": event["RequestId"],
-            "LogicalResourceId": event["LogicalResourceId"],
-            "Data": data,
-        }
-    ).encode()
-    request = urllib.request.Request(  # noqa: S310 - CloudFormation's pre-signed https URL
-        event["ResponseURL"],
-        data=body,
-        method="PUT",
-        headers={"Content-Type": "", "Content-Length": str(len(body))},
+    return explain(
+        exc,
+        bucket,
+        region,
+        "notification configuration",
+        "s3:GetBucketNotification/s3:PutBucketNotification",
     )
-    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
-        response.read()
 
 
 def handler(event: dict[str, Any], context: Any) -> None:
     """Lambda entry point: apply the request and always answer CloudFormation."""
-    LOG.info("%s %s", event.get("RequestType"), event.get("LogicalResourceId"))
-    fallback_id = str(
-        event.get("PhysicalResourceId") or event.get("LogicalResourceId", "eventbridge")
+    serve(
+        event,
+        lambda: apply_event(event, allowed_buckets=allowed_buckets_from(os.environ)),
+        refusals=(NotificationConflict,),
+        fallback_id="eventbridge",
+        failure="EventBridge notification change failed",
     )
-    try:
-        physical, data = apply_event(event, allowed_buckets=allowed_buckets_from(os.environ))
-    except (EventRefused, NotificationConflict) as exc:
-        LOG.error("refused: %s", exc)
-        _respond(event, "FAILED", fallback_id, {}, str(exc))
-        return
-    except Exception as exc:
-        LOG.exception("EventBridge notification change failed")
-        _respond(event, "FAILED", fallback_id, {}, f"{type(exc).__name__}: {exc}")
-        return
-    _respond(event, "SUCCESS", physical, data, "OK")

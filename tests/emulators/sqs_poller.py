@@ -30,6 +30,9 @@ from typing import Any
 
 Handler = Callable[[Mapping[str, Any], Any], Mapping[str, Any]]
 DEFAULT_BATCH_SIZE = 10
+IDLE_SECONDS = 0.1
+"""How long a poller waits after an empty receive: pollers spinning on an empty queue took
+most of the process's CPU (moto walks every message of the queue on each receive)."""
 DEFAULT_TIMEOUT_SECONDS = 120.0
 """The function timeout the context reports (what the handler plans its lease and polls by)."""
 
@@ -89,6 +92,8 @@ class PollStats:
     deleted: int = 0
     failed: int = 0
     """Records reported as batch item failures (left in the queue)."""
+    not_deleted: int = 0
+    """Deletes the queue refused (the message stays until its visibility timeout)."""
     raised: int = 0
     """Invocations that raised (every record of their batch left in the queue)."""
     errors: list[BaseException] = field(default_factory=list)
@@ -152,14 +157,17 @@ class SqsPoller:
                 {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]}
                 for n, m in enumerate(done[start : start + 10])
             ]
-            self.sqs.delete_message_batch(QueueUrl=self.queue_url, Entries=entries)
+            answer = self.sqs.delete_message_batch(QueueUrl=self.queue_url, Entries=entries)
+            self.stats.not_deleted += len(answer.get("Failed") or [])
         self.stats.deleted += len(done)
         return len(messages)
 
     def run(self, stop: threading.Event) -> None:
-        """Poll until `stop` is set."""
+        """Poll until `stop` is set; after an empty receive, wait `IDLE_SECONDS` first (Lambda
+        long-polls; a receive with ``WaitTimeSeconds`` would hold a serialised client's lock)."""
         while not stop.is_set():
-            self.poll_once()
+            if not self.poll_once():
+                stop.wait(IDLE_SECONDS)
 
 
 def run_pollers(pollers: list[SqsPoller], stop: threading.Event) -> list[threading.Thread]:

@@ -342,7 +342,8 @@ def test_the_function_may_do_exactly_this(synth: Synth) -> None:
     resources = {sid: as_list(s["Resource"]) for sid, s in by_sid.items()}
     assert actions == {
         "WriteOwnLogs": ["logs:CreateLogStream", "logs:PutLogEvents"],
-        # The event source's own grant on the queue.
+        # The event source's own grant on the queue (the handler changes the visibility of
+        # busy messages with it too).
         "ConsumeQueue": sorted(
             [
                 "sqs:ChangeMessageVisibility",

@@ -149,15 +149,21 @@ def test_cdk_nag_finds_nothing_in_what_it_adds(synthesized: tuple[dict[str, Any]
     assert [v for p in report["pluginReports"] for v in p["violations"]] == []
 
 
-def test_the_handler_asset_is_index_py_alone_and_imports_cleanly(
+def test_the_handler_asset_is_index_py_and_the_shared_module_and_imports_cleanly(
     synthesized: tuple[dict[str, Any], Path],
 ) -> None:
     _, out = synthesized
     (asset,) = [d for d in out.glob("asset.*") if (d / "index.py").exists()]
-    assert sorted(p.name for p in asset.iterdir()) == ["index.py"]
+    files = sorted(str(p.relative_to(asset)) for p in asset.rglob("*") if p.is_file())
+    assert files == ["index.py", "stacks/handler_common.py"]
+    shared = Path(__file__).resolve().parents[2] / "stacks" / "handler_common.py"
+    assert (asset / "stacks" / "handler_common.py").read_bytes() == shared.read_bytes()
     probe = (
         "import sys; sys.path.insert(0, '.'); import index; "
-        "assert callable(index.handler); print(index.RESOURCE_TYPE)"
+        "assert callable(index.handler); "
+        # the asset's copy (a namespace package), not the project's `stacks`
+        "import stacks; assert stacks.__file__ is None, stacks.__file__; "
+        "print(index.RESOURCE_TYPE)"
     )
     result = subprocess.run(
         [sys.executable, "-I", "-B", "-c", probe],  # -I: no PYTHONPATH, so no `stacks` package

@@ -627,21 +627,24 @@ def test_template_is_deterministic(full: Synthesized, tmp_path: Path) -> None:
 
 
 def test_the_cors_handler_asset_is_self_contained(full: Synthesized) -> None:
-    """The Lambda code is `index.py` and the shared merge; it imports with only the stdlib
-    and boto3, and its merge is the helper's (`encord-register cors`), byte for byte."""
+    """The Lambda code is `index.py`, the shared merge and the handlers' common module; it
+    imports with only the stdlib and boto3, and its merge is the helper's (`encord-register
+    cors`), byte for byte."""
     assets = [d for d in full.out_dir.glob("asset.*") if (d / "index.py").exists()]
     assert len(assets) == 1, assets  # one asset for every bucket's handler
     (asset,) = assets
     files = sorted(str(p.relative_to(asset)) for p in asset.rglob("*.py"))
-    assert files == ["index.py", "registration/cors_merge.py"]
-    shared = Path(__file__).resolve().parents[2] / "registration" / "cors_merge.py"
-    assert (asset / "registration" / "cors_merge.py").read_bytes() == shared.read_bytes()
+    assert files == ["index.py", "registration/cors_merge.py", "stacks/handler_common.py"]
+    root = Path(__file__).resolve().parents[2]
+    for module in ("registration/cors_merge.py", "stacks/handler_common.py"):
+        assert (asset / module).read_bytes() == (root / module).read_bytes()
     probe = (
         "import sys; sys.path.insert(0, '.'); import index; "
         "assert callable(index.handler); "
         "assert index.put_rule.__module__ == 'registration.cors_merge'; "
         # the asset's copy (a namespace package), not the helper installed here
         "import registration; assert registration.__file__ is None, registration.__file__; "
+        "import stacks; assert stacks.__file__ is None, stacks.__file__; "
         "print(index.RESOURCE_TYPE)"
     )
     result = subprocess.run(

@@ -18,6 +18,7 @@ from typing import Any
 
 import boto3
 
+from demo.continuous_resources import create_state_table
 from registration import contract as c
 from registration.continuous import table as t
 from registration.continuous.settings import SETTINGS_ENV, HandlerSettings, WatchedBucket
@@ -112,29 +113,7 @@ def deployed(
         "Attributes"
     ]["QueueArn"]
     table = "encord-continuous-state"
-    strings = [
-        {"AttributeName": name, "AttributeType": "S"}
-        for name in (t.PARTITION_KEY, t.SORT_KEY, t.LISTING, t.AT)
-    ]
-    dynamodb.create_table(
-        TableName=table,
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=strings,
-        KeySchema=[
-            {"AttributeName": t.PARTITION_KEY, "KeyType": "HASH"},
-            {"AttributeName": t.SORT_KEY, "KeyType": "RANGE"},
-        ],
-        GlobalSecondaryIndexes=[
-            {
-                "IndexName": t.LISTING_INDEX,
-                "KeySchema": [
-                    {"AttributeName": t.LISTING, "KeyType": "HASH"},
-                    {"AttributeName": t.AT, "KeyType": "RANGE"},
-                ],
-                "Projection": {"ProjectionType": "ALL"},
-            }
-        ],
-    )
+    create_state_table(dynamodb, table)
     for bucket in {w.name: w for w in watched}.values():
         s3.create_bucket(
             Bucket=bucket.name, CreateBucketConfiguration={"LocationConstraint": bucket.region}

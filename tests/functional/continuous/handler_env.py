@@ -30,6 +30,7 @@ from typing import Any
 import boto3
 from moto import mock_aws
 
+from demo.continuous_resources import create_state_table
 from registration.build.spec import BuildOptions
 from registration.continuous import table as t
 from registration.continuous.aws import AwsClients
@@ -85,35 +86,6 @@ class Serialized:
                 return attribute(*args, **kwargs)
 
         return call
-
-
-def create_state_table(dynamodb: Any, name: str) -> None:
-    """The table as the construct creates it: pk/sk, GSI `listing` (listing, at), TTL `ttl`."""
-    dynamodb.create_table(
-        TableName=name,
-        KeySchema=[
-            {"AttributeName": t.PARTITION_KEY, "KeyType": "HASH"},
-            {"AttributeName": t.SORT_KEY, "KeyType": "RANGE"},
-        ],
-        AttributeDefinitions=[
-            {"AttributeName": name_, "AttributeType": "S"}
-            for name_ in (t.PARTITION_KEY, t.SORT_KEY, t.LISTING, t.AT)
-        ],
-        GlobalSecondaryIndexes=[
-            {
-                "IndexName": t.LISTING_INDEX,
-                "KeySchema": [
-                    {"AttributeName": t.LISTING, "KeyType": "HASH"},
-                    {"AttributeName": t.AT, "KeyType": "RANGE"},
-                ],
-                "Projection": {"ProjectionType": "ALL"},
-            }
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    dynamodb.update_time_to_live(
-        TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": t.TTL}
-    )
 
 
 def eventbridge_body(

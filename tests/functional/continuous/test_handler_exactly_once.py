@@ -16,7 +16,9 @@ from typing import Any
 import pytest
 
 from registration.build.spec import BuildOptions
+from registration.continuous import keys
 from registration.continuous import table as t
+from registration.continuous.claims import Taken
 from registration.errors import AuthError
 from tests.functional.continuous.handler_env import (
     BUCKET,
@@ -177,6 +179,42 @@ def test_a_crash_between_writes_never_registers_twice(
         assert record is not None and record[t.STATE] == t.REGISTERED
         assert record[t.ITEM] == item["uuid"]
         assert t.BASELINE not in record and t.OWNER not in record
+
+
+def test_a_busy_object_s_message_comes_back_when_the_holder_s_claim_ends(
+    tmp_path: Path, offline_aws: str
+) -> None:
+    # Another function holds the object's claim for 3 s more and then dies. The message that
+    # meets the claim is not left for the queue's 30-minute visibility timeout: it comes back
+    # when the claim ends, and the object is taken over and registered, once.
+    with handler_env(tmp_path) as env:
+        env.sqs.set_queue_attributes(
+            QueueUrl=env.queue_url, Attributes={"VisibilityTimeout": "1800"}
+        )
+        key = "live/held.jpg"
+        env.put(key, b"x")
+        engine = env.engine()
+        head = keys.exists(env.s3, BUCKET, key)
+        assert head is not None
+        now = time.time()
+        held = engine.services.claims.claim_object(head, BUCKET, "gone/fn", now, now + 3)
+        assert isinstance(held, Taken)
+
+        poller = env.poller(engine)
+        started = time.monotonic()
+        assert poller.poll_once() == 1
+        assert poller.stats.failed == 1  # busy: a batch item failure
+        (event,) = env.events("busy")
+        assert key in event["reason"]
+        error = env.listed(t.LISTING_ERROR)
+        assert [e[t.ERROR_KIND] for e in error] == [t.ERROR_BUSY]
+
+        assert env.drain([poller], until=lambda: len(env.items()) == 1, timeout=30)
+        assert time.monotonic() - started < 15  # the claim's 3 s, not the queue's 1,800
+        assert [i["url"] for i in env.items()] == [url_of(key)]
+        record = env.record(t.object_pk(BUCKET, key), t.OBJECT_SK)
+        assert record is not None and record[t.STATE] == t.REGISTERED
+        assert env.listed(t.LISTING_ERROR) == []  # succeeded since: its error record is gone
 
 
 def test_twenty_percent_encord_faults_and_duplicated_events_register_everything_once(

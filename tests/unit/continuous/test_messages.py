@@ -86,7 +86,9 @@ def test_backfill_bodies_stay_within_their_limits_and_one_bucket_each() -> None:
     keys = [e.key for p in parsed for e in p]  # type: ignore[union-attr]
     assert keys == [r.key for r in records]  # every record once, in order
     assert {e.bucket for e in parsed[-1]} == {"two"}  # type: ignore[union-attr]
-    assert len(list(m.backfill_bodies(records))) < len(bodies)  # the defaults pack more
+    defaults = [m.parse(b) for b in m.backfill_bodies(records)]
+    assert [len(p) for p in defaults] == [100] * 30 + [1]  # type: ignore[arg-type]
+    assert m.MAX_BACKFILL_OBJECTS == 100
     assert all(len(b.encode()) <= m.BACKFILL_BODY_BYTES for b in m.backfill_bodies(records))
 
 

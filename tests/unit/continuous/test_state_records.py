@@ -10,6 +10,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from demo.continuous_resources import create_state_table
 from registration.continuous import runs
 from registration.continuous import table as t
 from registration.continuous.claims import Claims, Held, Settled, Taken
@@ -17,7 +18,6 @@ from registration.continuous.dynamo import StateTable
 from registration.continuous.groups import ADDED, DUPLICATE, LATE, REUPLOADED, Groups
 from registration.continuous.keys import Head
 from registration.continuous.ledger import Ledger
-from tests.functional.continuous.handler_env import create_state_table
 
 NOW = 1_000_000.0
 

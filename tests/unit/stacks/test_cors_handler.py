@@ -6,10 +6,7 @@ point against a local HTTP server standing in for CloudFormation's pre-signed re
 
 from __future__ import annotations
 
-import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import boto3
@@ -18,6 +15,7 @@ from moto import mock_aws
 
 from registration.cors_merge import Bounds, CorsLimitError
 from stacks.cors_handler import index
+from tests.unit.stacks.conftest import CloudFormationAnswers
 
 BUCKET = "customer-data"
 CUSTOMER = {"ID": "customer", "AllowedOrigins": ["https://x.example"], "AllowedMethods": ["GET"]}
@@ -155,31 +153,8 @@ def test_the_hundred_rule_limit_is_explained(s3: Any) -> None:
     assert len(rules(s3)) == 100  # nothing changed
 
 
-class _ResponseCatcher(BaseHTTPRequestHandler):
-    received: list[dict[str, Any]] = []
-
-    def do_PUT(self) -> None:
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        _ResponseCatcher.received.append(json.loads(body))
-        self.send_response(200)
-        self.end_headers()
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
-@pytest.fixture
-def response_url() -> Iterator[str]:
-    _ResponseCatcher.received = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _ResponseCatcher)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/response"
-    server.shutdown()
-
-
 def test_lambda_entry_point_reports_success_and_failure(
-    s3: Any, response_url: str, monkeypatch: pytest.MonkeyPatch
+    s3: Any, cloudformation: CloudFormationAnswers, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(index.apply_event, "__defaults__", (lambda region: s3,))
     monkeypatch.setitem(index.apply_event.__kwdefaults__, "bounds", FAST)
@@ -188,7 +163,7 @@ def test_lambda_entry_point_reports_success_and_failure(
         "StackId": "stack",
         "RequestId": "req",
         "LogicalResourceId": "Cors",
-        "ResponseURL": response_url,
+        "ResponseURL": cloudformation.url,
     }
     index.handler(
         {**base, "RequestType": "Create", "ResourceProperties": props(["https://app.encord.com"])},
@@ -202,7 +177,7 @@ def test_lambda_entry_point_reports_success_and_failure(
         },
         None,
     )
-    ok, failed = _ResponseCatcher.received
+    ok, failed = cloudformation.received
     assert ok["Status"] == "SUCCESS" and ok["PhysicalResourceId"] == f"{BUCKET}/encord-access-Stack"
     assert ok["RequestId"] == "req" and ok["Data"]["RuleId"] == "encord-access-Stack"
     assert failed["Status"] == "FAILED" and "bucket gone does not exist" in failed["Reason"]
@@ -210,7 +185,7 @@ def test_lambda_entry_point_reports_success_and_failure(
 
 
 def test_lambda_entry_point_refuses_a_bucket_it_was_not_deployed_for(
-    s3: Any, response_url: str, monkeypatch: pytest.MonkeyPatch
+    s3: Any, cloudformation: CloudFormationAnswers, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Whoever may invoke the function, it changes only the bucket(s) it serves."""
     monkeypatch.setattr(index.apply_event, "__defaults__", (lambda region: s3,))
@@ -220,7 +195,7 @@ def test_lambda_entry_point_refuses_a_bucket_it_was_not_deployed_for(
         "StackId": "s",
         "RequestId": "r",
         "LogicalResourceId": "Cors",
-        "ResponseURL": response_url,
+        "ResponseURL": cloudformation.url,
     }
     index.handler(
         {**base, "RequestType": "Create", "ResourceProperties": props(["https://evil.example"])},
@@ -235,7 +210,7 @@ def test_lambda_entry_point_refuses_a_bucket_it_was_not_deployed_for(
         },
         None,
     )
-    created, deleted = _ResponseCatcher.received
+    created, deleted = cloudformation.received
     for answer in (created, deleted):
         assert answer["Status"] == "FAILED"
         assert f"bucket {BUCKET} is not a bucket this function was deployed for" in answer["Reason"]

@@ -7,10 +7,7 @@ response URL.
 
 from __future__ import annotations
 
-import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import boto3
@@ -19,6 +16,7 @@ from moto import mock_aws
 
 from stacks.notifications_handler import index
 from tests.emulators.moto_server import notification_read_with_eventbridge
+from tests.unit.stacks.conftest import CloudFormationAnswers
 
 BUCKET = "customer-data"
 FAST = index.Bounds(attempts=3, deadline_seconds=5, settle_seconds=0)
@@ -204,31 +202,8 @@ def test_a_writer_that_keeps_overwriting_is_reported(s3: Any) -> None:
         index.apply_event(event, lambda region: client, allowed_buckets={BUCKET}, bounds=FAST)
 
 
-class _ResponseCatcher(BaseHTTPRequestHandler):
-    received: list[dict[str, Any]] = []
-
-    def do_PUT(self) -> None:
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        _ResponseCatcher.received.append(json.loads(body))
-        self.send_response(200)
-        self.end_headers()
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
-@pytest.fixture
-def response_url() -> Iterator[str]:
-    _ResponseCatcher.received = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _ResponseCatcher)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/response"
-    server.shutdown()
-
-
 def test_lambda_entry_point_answers_cloudformation(
-    s3: Any, response_url: str, monkeypatch: pytest.MonkeyPatch
+    s3: Any, cloudformation: CloudFormationAnswers, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(index.apply_event, "__defaults__", (lambda region: s3,))
     monkeypatch.setitem(index.apply_event.__kwdefaults__, "bounds", FAST)
@@ -237,7 +212,7 @@ def test_lambda_entry_point_answers_cloudformation(
         "StackId": "stack",
         "RequestId": "req",
         "LogicalResourceId": "Notifications",
-        "ResponseURL": response_url,
+        "ResponseURL": cloudformation.url,
     }
     index.handler({**base, "RequestType": "Create", "ResourceProperties": PROPS}, None)
     gone = {**PROPS, "BucketName": "gone"}
@@ -253,7 +228,7 @@ def test_lambda_entry_point_answers_cloudformation(
         None,
     )
 
-    ok, failed, refused = _ResponseCatcher.received
+    ok, failed, refused = cloudformation.received
     assert ok["Status"] == "SUCCESS" and ok["RequestId"] == "req"
     assert ok["PhysicalResourceId"] == f"{BUCKET}/eventbridge/switched-on"
     assert ok["Data"] == {"SwitchedOn": "true", "OtherNotifications": "0"}
