@@ -9,12 +9,11 @@ depends on the bucket:
   the whole configuration, so a custom resource merges the rule by its ID
   (`stacks/cors_handler/index.py`, with the merge of `registration.cors_merge`).
 
-Each imported bucket gets its own handler: a role allowed to change only that bucket's CORS, a
-function that accepts events only for that bucket, and the custom resource. The custom
-resource depends on both, so when a bucket leaves the configuration CloudFormation deletes the
-custom resource (which removes the rule) *before* the function and the permission it needs;
-a shared role narrowed during the update would leave the rule behind (AccessDenied in the
-cleanup phase, which does not roll back).
+Each imported bucket gets its own handler (`stacks.bucket_handler`): a role allowed to change
+only that bucket's CORS, a function that accepts events only for that bucket, and the custom
+resource, deleted before the function and the permission it needs; a shared role narrowed
+during the update would leave the rule behind (AccessDenied in the cleanup phase, which does
+not roll back).
 """
 
 from __future__ import annotations
@@ -26,12 +25,10 @@ from pathlib import Path
 from typing import Any, Final
 
 from aws_cdk import (
-    CustomResource,
     Duration,
     RemovalPolicy,
     Stack,
 )
-from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
@@ -40,6 +37,7 @@ from constructs import Construct
 from registration import cors_merge
 from registration.contract import CORS_RULE_ID_PREFIX
 from stacks import handler_asset
+from stacks.bucket_handler import BucketHandler, add_bucket_handler
 from stacks.cors_handler import index as cors_handler
 
 #: The Lambda asset: `index.py` of this directory ...
@@ -131,43 +129,6 @@ def _bucket_handler(
     log_group: logs.ILogGroup,
 ) -> lambda_.Function:
     group = Construct(scope, f"BucketCors-{bucket.label}")
-    role = iam.Role(
-        group,
-        "HandlerRole",
-        description=f"Merges the Encord CORS rule into the CORS configuration of {bucket.name}",
-        assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-        inline_policies={
-            "BucketCors": iam.PolicyDocument(
-                statements=[
-                    iam.PolicyStatement(
-                        sid="MergeOwnCorsRule",
-                        # PutBucketCORS also authorises DeleteBucketCors.
-                        actions=["s3:GetBucketCORS", "s3:PutBucketCORS"],
-                        resources=[bucket.arn],
-                    ),
-                    iam.PolicyStatement(
-                        sid="WriteOwnLogs",
-                        actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-                        resources=[log_group.log_group_arn],
-                    ),
-                ]
-            )
-        },
-    )
-    function = lambda_.Function(
-        group,
-        "Handler",
-        description=f"Adds, updates or removes only this stack's CORS rule on {bucket.name}",
-        runtime=lambda_.Runtime.PYTHON_3_14,
-        handler="index.handler",
-        code=code,
-        timeout=HANDLER_TIMEOUT,
-        memory_size=128,
-        role=role,
-        log_group=log_group,
-        environment={cors_handler.ALLOWED_BUCKETS_ENV: bucket.name},
-    )
-    function.node.add_dependency(role)
     properties: dict[str, Any] = {
         "BucketName": bucket.name,
         "Region": bucket.region,
@@ -181,14 +142,22 @@ def _bucket_handler(
     }
     if bucket.replaces:
         properties["ReplacesRuleIds"] = list(bucket.replaces)
-    resource = CustomResource(
-        group,
-        "Rule",
-        service_token=function.function_arn,
+    handler = BucketHandler(
+        bucket_name=bucket.name,
+        bucket_arn=bucket.arn,
+        policy_name="BucketCors",
+        sid="MergeOwnCorsRule",
+        # PutBucketCORS also authorises DeleteBucketCors.
+        actions=("s3:GetBucketCORS", "s3:PutBucketCORS"),
+        role_description=(
+            f"Merges the Encord CORS rule into the CORS configuration of {bucket.name}"
+        ),
+        function_description=(
+            f"Adds, updates or removes only this stack's CORS rule on {bucket.name}"
+        ),
+        allowed_buckets_env=cors_handler.ALLOWED_BUCKETS_ENV,
         resource_type=cors_handler.RESOURCE_TYPE,
+        timeout=HANDLER_TIMEOUT,
         service_timeout=SERVICE_TIMEOUT,
-        properties=properties,
     )
-    # Deleted before its function and role (and so before the permission it needs).
-    resource.node.add_dependency(function)
-    return function
+    return add_bucket_handler(group, handler, code, log_group, "Rule", properties)

@@ -33,26 +33,22 @@ import jsii
 from aws_cdk import (
     Aspects,
     Aws,
-    CustomResource,
     Duration,
     IAspect,
     Names,
     RemovalPolicy,
     Token,
 )
-from aws_cdk import aws_iam as iam
-from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct, IConstruct
 
 from stacks import handler_asset
+from stacks.bucket_handler import BucketHandler, add_bucket_handler
 from stacks.notifications_handler import index as handler_module
 
-#: The Lambda asset: `index.py` of this directory alone (standard library and boto3).
+#: The Lambda asset: `index.py` of this directory, with `stacks.handler_common` beside it.
 HANDLER_DIR: Final = Path(__file__).resolve().parent / "notifications_handler"
-#: The handler's runtime (it needs nothing but boto3, which every Python runtime has).
-HANDLER_RUNTIME: Final = lambda_.Runtime.PYTHON_3_14
 #: The Lambda timeout: the handler's own deadline, one more settle, and time for the answer.
 HANDLER_TIMEOUT: Final = Duration.seconds(
     int(handler_module.DEADLINE_SECONDS + handler_module.SETTLE_SECONDS) + 30
@@ -113,53 +109,31 @@ def _enable_on_imported(scope: Construct, bucket: s3.IBucket, region: str | None
         retention=logs.RetentionDays.ONE_MONTH,
         removal_policy=RemovalPolicy.DESTROY,
     )
-    bucket_arn = bucket.bucket_arn
-    role = iam.Role(
-        group,
-        "HandlerRole",
-        description=f"Switches S3 EventBridge notifications on for {name}, keeping the others",
-        assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-        inline_policies={
-            "BucketNotifications": iam.PolicyDocument(
-                statements=[
-                    iam.PolicyStatement(
-                        sid="ChangeOwnBucketNotifications",
-                        actions=["s3:GetBucketNotification", "s3:PutBucketNotification"],
-                        resources=[bucket_arn],
-                    ),
-                    iam.PolicyStatement(
-                        sid="WriteOwnLogs",
-                        actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-                        resources=[log_group.log_group_arn],
-                    ),
-                ]
-            )
-        },
-    )
-    function = lambda_.Function(
-        group,
-        "Handler",
-        description=f"Switches S3 EventBridge notifications on (and back off) for {name}",
-        runtime=HANDLER_RUNTIME,
-        handler="index.handler",
-        code=handler_asset.handler_code(HANDLER_DIR),
-        timeout=HANDLER_TIMEOUT,
-        memory_size=128,
-        role=role,
-        log_group=log_group,
-        environment={handler_module.ALLOWED_BUCKETS_ENV: name},
-    )
-    function.node.add_dependency(role)
-    resource = CustomResource(
-        group,
-        "Notifications",
-        service_token=function.function_arn,
+    handler = BucketHandler(
+        bucket_name=name,
+        bucket_arn=bucket.bucket_arn,
+        policy_name="BucketNotifications",
+        sid="ChangeOwnBucketNotifications",
+        actions=("s3:GetBucketNotification", "s3:PutBucketNotification"),
+        role_description=(
+            f"Switches S3 EventBridge notifications on for {name}, keeping the others"
+        ),
+        function_description=(
+            f"Switches S3 EventBridge notifications on (and back off) for {name}"
+        ),
+        allowed_buckets_env=handler_module.ALLOWED_BUCKETS_ENV,
         resource_type=handler_module.RESOURCE_TYPE,
+        timeout=HANDLER_TIMEOUT,
         service_timeout=SERVICE_TIMEOUT,
-        properties={"BucketName": name, "Region": where},
     )
-    # Deleted before its function and role (and so before the permission it needs).
-    resource.node.add_dependency(function)
+    add_bucket_handler(
+        group,
+        handler,
+        handler_asset.handler_code(HANDLER_DIR),
+        log_group,
+        "Notifications",
+        {"BucketName": name, "Region": where},
+    )
 
 
 def _region_of(bucket: s3.IBucket) -> str:

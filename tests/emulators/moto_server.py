@@ -173,11 +173,7 @@ def patch_moto(endpoint_url: str) -> None:
             physical_id: str | None,
             old_properties: dict[str, Any] | None = None,
         ) -> tuple[str, dict[str, str]]:
-            event: dict[str, Any] = {"RequestType": request, "ResourceProperties": properties}
-            if physical_id:
-                event["PhysicalResourceId"] = physical_id
-            if old_properties is not None:
-                event["OldResourceProperties"] = old_properties
+            event = _custom_resource_event(request, properties, physical_id, old_properties)
             function = _function_for(properties["ServiceToken"])
             return cors_handler.apply_event(
                 event,
@@ -248,9 +244,7 @@ def patch_moto(endpoint_url: str) -> None:
             physical_id: str | None,
             old_properties: dict[str, Any] | None = None,
         ) -> tuple[str, dict[str, str]]:
-            event: dict[str, Any] = {"RequestType": request, "ResourceProperties": properties}
-            if physical_id:
-                event["PhysicalResourceId"] = physical_id
+            event = _custom_resource_event(request, properties, physical_id, old_properties)
             function = _function_for(properties["ServiceToken"])
             return notifications_handler.apply_event(
                 event,
@@ -287,6 +281,21 @@ _S3_ACTIONS = {
 }
 _CLEANUP = threading.local()
 """Deletes of replaced custom resources, run in the update's cleanup phase (`pending`)."""
+
+
+def _custom_resource_event(
+    request: str,
+    properties: dict[str, Any],
+    physical_id: str | None,
+    old_properties: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """The parts of CloudFormation's custom-resource event the handlers read."""
+    event: dict[str, Any] = {"RequestType": request, "ResourceProperties": properties}
+    if physical_id:
+        event["PhysicalResourceId"] = physical_id
+    if old_properties is not None:
+        event["OldResourceProperties"] = old_properties
+    return event
 
 
 def _function_for(service_token: str) -> Any:
