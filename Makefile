@@ -1,6 +1,8 @@
 # The two commands of the README, and what they need. Both install what they need.
 #   make demo   the main job end to end on local defaults (local AWS emulator + Encord stand-in)
-#   make test   everything: lint, types, unit tests, cdk-nag, cfn-lint, the real deploy tests
+#   make test   everything: lint, types, the launch template is current, unit tests, cdk-nag,
+#               cfn-lint, the real deploy tests
+#   make template   writes dist/encord-access.template.{yaml,json} (commit them)
 
 PYTHON ?= python3
 VENV := .venv
@@ -11,7 +13,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_VERSION_CHECK := 1
 export CDK_DISABLE_CLI_TELEMETRY := 1
 
-.PHONY: all install demo emulators test lint types unit synth bench lock clean
+.PHONY: all install demo emulators test lint types template template-check unit synth bench lock clean
 
 all: test
 
@@ -42,7 +44,14 @@ types: $(STAMP)
 unit: install
 	$(BIN)/pytest -n 2 --dist loadgroup
 
-test: lint types unit
+# The launch-stack template (release artifact): built from the same construct as the app.
+template: $(STAMP)
+	$(BIN)/python -m stacks.launch_template --out dist
+
+template-check: $(STAMP)
+	$(BIN)/python -m stacks.launch_template --out dist --check
+
+test: lint types template-check unit
 
 # The sample's externalId is a placeholder the app refuses; pass a stand-in for Encord's.
 synth: install

@@ -16,7 +16,8 @@ JSON shapes of the structured outputs:
 - ``EncordMultiRegionAccessPoints``: ``[{"alias": str, "arn": str, "buckets": [str, ...]}]``
 - ``EncordCorsOrigins``: ``[str, ...]``
 - ``EncordTrustedPrincipals``: ``[str, ...]``, the principals the role trusts, as IAM ARNs
-  (an account ID becomes ``arn:aws:iam::ACCOUNT:root``); absent from older stacks.
+  (an account ID becomes ``arn:aws:iam::ACCOUNT:root``; a stack launched from the template of
+  `stacks.launch_template` lists them as given); absent from older stacks.
 - ``EncordAllowListing``: ``true`` / ``false``, whether the role may list under the prefixes
   (what Encord's cloud-synced folders need); absent from older stacks.
 - ``EncordContinuous``: ``{"queueUrl": str, "queueArn": str, "deadLetterQueueUrl": str,
@@ -52,6 +53,22 @@ ALL_OUTPUT_KEYS: Final = (
 )
 REQUIRED_OUTPUT_KEYS: Final = (OUTPUT_ROLE_ARN, OUTPUT_EXTERNAL_ID, OUTPUT_BUCKETS)
 """Outputs every access stack has; the others are optional (older stacks lack some)."""
+
+#: What each output holds, as the stacks describe it (the CDK app's and the launch template's).
+OUTPUT_DESCRIPTIONS: Final = {
+    OUTPUT_ROLE_ARN: "Role ARN to paste into Encord's New integration dialog",
+    OUTPUT_EXTERNAL_ID: "External ID the role requires (the one Encord showed you)",
+    OUTPUT_BUCKETS: "Data buckets (JSON): name, region, prefixes, created, writePrefix, "
+    "kmsKeyArn, corsRuleId",
+    OUTPUT_MRAPS: "Multi-Region Access Points (JSON): alias, arn, buckets",
+    OUTPUT_TRUSTED_PRINCIPALS: "Principals the role trusts (JSON); `encord-register verify` "
+    "checks them",
+    OUTPUT_CORS_ORIGINS: "Origins allowed by the buckets' CORS rule (JSON)",
+    OUTPUT_ALLOW_LISTING: "Whether the role may list the prefixes (what Encord cloud-synced "
+    "folders need)",
+    OUTPUT_CONTINUOUS: "Continuous registration (JSON): queueUrl, queueArn, "
+    "deadLetterQueueUrl, tableName, functionName, region",
+}
 
 # Field names inside the structured outputs.
 BUCKET_NAME: Final = "name"

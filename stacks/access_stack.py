@@ -34,6 +34,7 @@ from registration.contract import (
     OUTPUT_BUCKETS,
     OUTPUT_CONTINUOUS,
     OUTPUT_CORS_ORIGINS,
+    OUTPUT_DESCRIPTIONS,
     OUTPUT_EXTERNAL_ID,
     OUTPUT_MRAPS,
     OUTPUT_ROLE_ARN,
@@ -214,45 +215,16 @@ class EncordAccessStack(Stack):
         ]
         mraps = [mrap_output(alias=m.alias, arn=m.arn, buckets=m.buckets) for m in config.mraps]
         principals = [principal_arn(p, Aws.PARTITION) for p in config.trusted_principals]
-        for key, value, description in (
-            (
-                OUTPUT_ROLE_ARN,
-                self.access.role.role_arn,
-                "Role ARN to paste into Encord's New integration dialog",
-            ),
-            (
-                OUTPUT_EXTERNAL_ID,
-                config.external_id,
-                "External ID the role requires (the one Encord showed you)",
-            ),
-            (
-                OUTPUT_BUCKETS,
-                self.to_json_string(buckets),
-                "Data buckets (JSON): name, region, prefixes, created, writePrefix, kmsKeyArn, "
-                "corsRuleId",
-            ),
-            (
-                OUTPUT_MRAPS,
-                self.to_json_string(mraps),
-                "Multi-Region Access Points (JSON): alias, arn, buckets",
-            ),
-            (
-                OUTPUT_TRUSTED_PRINCIPALS,
-                self.to_json_string(principals),
-                "Principals the role trusts (JSON); `encord-register verify` checks them",
-            ),
-            (
-                OUTPUT_CORS_ORIGINS,
-                self.to_json_string(list(config.cors_origins)),
-                "Origins allowed by the buckets' CORS rule (JSON)",
-            ),
-            (
-                OUTPUT_ALLOW_LISTING,
-                "true" if config.allow_listing else "false",
-                "Whether the role may list the prefixes (what Encord cloud-synced folders need)",
-            ),
+        for key, value in (
+            (OUTPUT_ROLE_ARN, self.access.role.role_arn),
+            (OUTPUT_EXTERNAL_ID, config.external_id),
+            (OUTPUT_BUCKETS, self.to_json_string(buckets)),
+            (OUTPUT_MRAPS, self.to_json_string(mraps)),
+            (OUTPUT_TRUSTED_PRINCIPALS, self.to_json_string(principals)),
+            (OUTPUT_CORS_ORIGINS, self.to_json_string(list(config.cors_origins))),
+            (OUTPUT_ALLOW_LISTING, "true" if config.allow_listing else "false"),
         ):
-            CfnOutput(self, key, key=key, value=value, description=description)
+            CfnOutput(self, key, key=key, value=value, description=OUTPUT_DESCRIPTIONS[key])
         if self.continuous is not None:
             c = self.continuous
             continuous = continuous_output(
@@ -268,8 +240,7 @@ class EncordAccessStack(Stack):
                 OUTPUT_CONTINUOUS,
                 key=OUTPUT_CONTINUOUS,
                 value=self.to_json_string(continuous),
-                description="Continuous registration (JSON): queueUrl, queueArn, "
-                "deadLetterQueueUrl, tableName, functionName, region",
+                description=OUTPUT_DESCRIPTIONS[OUTPUT_CONTINUOUS],
             )
 
 

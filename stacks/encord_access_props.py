@@ -160,12 +160,13 @@ def _bucket_problems(buckets: Sequence[EncordBucket]) -> list[PropProblem]:
             )
         seen.add(entry.bucket.node.path)
         for j, prefix in enumerate(entry.prefixes):
-            why = rules.prefix_problem(
+            why = _literal(prefix) and rules.prefix_problem(
                 prefix, empty_hint="pass no prefixes to grant the whole bucket"
             )
             if why:
                 problems.append(PropProblem(f"{where}.prefixes[{j}]", repr(prefix), why))
-        if entry.write_prefix is not None:
+        if _literal(entry.write_prefix) and all(_literal(p) for p in entry.prefixes):
+            assert entry.write_prefix is not None
             why = rules.prefix_problem(
                 entry.write_prefix, empty_hint=rules.WRITE_PREFIX_HINT
             ) or rules.write_prefix_problem(entry.write_prefix, entry.prefixes or ("",))
@@ -248,8 +249,10 @@ def _mrap_problems(
 def _duration_problem(
     prop: str, duration: Duration, low: int, high: int, expected: str
 ) -> PropProblem | None:
-    """A problem when `duration` is not `low` to `high` whole seconds."""
+    """A problem when `duration` is not `low` to `high` whole seconds (None for a token)."""
     seconds = duration.to_seconds(integral=False)
+    if Token.is_unresolved(seconds):
+        return None
     if low <= seconds <= high and seconds == int(seconds):
         return None
     return PropProblem(prop, duration.to_human_string(), f"pass {expected}")

@@ -51,11 +51,16 @@ POLICY_ARN = re.compile(rf"^arn:{_PARTITION}:iam::(?:{_ACCOUNT}|aws):policy/[\w+
 REGION = re.compile(r"^[a-z]{2}(?:-[a-z]+)+-\d$")
 ROLE_NAME = re.compile(r"^[\w+=,.@-]{1,64}$")
 STACK_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,127}$")
-_EXTERNAL_ID = re.compile(r"^[\w+=,.@:/-]+$")
-_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
-_HOST = re.compile(
-    r"^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$"
+#: Unanchored patterns, also the launch-stack template's parameter constraints
+#: (`stacks.template_parameters`), so the two accept the same shapes.
+EXTERNAL_ID_CHARS: Final = r"[\w+=,.@:/-]+"
+BUCKET_NAME_SHAPE: Final = r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]"
+HOST_LABELS: Final = (
+    r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*"
 )
+_EXTERNAL_ID = re.compile(rf"^{EXTERNAL_ID_CHARS}$")
+_BUCKET = re.compile(rf"^{BUCKET_NAME_SHAPE}$")
+_HOST = re.compile(rf"^(?=.{{1,253}}$){HOST_LABELS}$")
 
 #: What to write instead of an empty write prefix.
 WRITE_PREFIX_HINT: Final = (

@@ -25,9 +25,12 @@ access stack (see the project's local-emulation notes):
    tested against private objects and buckets with several rules, as real data is.
 
 6. moto updates a stack in the wrong order (it deletes removed resources first) and ignores
-   a role's inline ``Policies`` on update. The patch follows CloudFormation: create and
-   update first, then delete the removed and replaced resources in the cleanup phase, each
-   before what it depends on, where a failed delete is logged (``cleanup: DELETE_FAILED``)
+   a role's inline ``Policies`` and trust on update (and resets its maximum session), and
+   it does not update a resource whose properties change only through a parameter it does
+   not ``Ref`` directly (``Fn::Sub``, a condition, a default). The patch follows
+   CloudFormation: every changed resource is updated, create and update first, then
+   delete the removed and replaced resources in the cleanup phase, each before what it
+   depends on, where a failed delete is logged (``cleanup: DELETE_FAILED``)
    and not rolled back. The custom resource's S3 calls are authorised against its
    function's role as IAM holds it at that moment, and the event is given the function's
    environment, so a handler that loses its permission before its delete fails here as
@@ -42,6 +45,10 @@ access stack (see the project's local-emulation notes):
    Docker); the local SQS poller plays the mapping. ``AWS::SQS::QueuePolicy`` and
    ``AWS::CloudWatch::Alarm`` stay unsupported: moto skips them with a warning.
 
+8. The launch-stack template (`stacks.launch_template`) removes list elements with
+   ``Fn::If [condition, element, AWS::NoValue]``. moto keeps them as nulls; the patch drops
+   them, as CloudFormation does.
+
 So a deploy here proves the template's wiring, the order of its updates and deletes, the
 handler role's permissions and the handler's merge logic against a real S3 API; it does not
 prove the Lambda runtime itself (packaging, the asset's imports).
@@ -55,6 +62,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -153,6 +161,7 @@ def patch_moto(endpoint_url: str) -> None:
     _patch_notification_read()
     _patch_table_settings()
     _patch_queue_event_source()
+    _patch_no_value_in_lists()
 
     class EncordCorsResource(CustomModel):
         """`Custom::EncordBucketCors` carried out in-process by the project's handler logic.
@@ -384,6 +393,36 @@ def _deletion_order(names: list[str], resources: dict[str, Any]) -> list[str]:
     return order
 
 
+def _patch_no_value_in_lists() -> None:
+    """``Fn::If [c, x, AWS::NoValue]`` inside a list removes the element, as CloudFormation does.
+
+    moto resolves ``AWS::NoValue`` to None and drops it from mappings but leaves it in lists,
+    so a policy of the launch-stack template would hold ``null`` resources. CloudFormation
+    never puts a null in a list, so every None left in one is a removed element.
+    """
+    from moto.cloudformation import parsing
+
+    original = parsing.clean_json
+
+    def clean_json(resource_json: Any, resources_map: Any) -> Any:
+        if isinstance(resource_json, list):
+            cleaned = (clean_json(item, resources_map) for item in resource_json)
+            return [item for item in cleaned if item is not None]
+        return original(resource_json, resources_map)
+
+    parsing.clean_json = clean_json
+
+
+def _resolved_properties(resource: dict[str, Any], resources_map: Any) -> Any:
+    """A resource's properties resolved against the stack's current parameters and conditions."""
+    from moto.cloudformation import parsing
+
+    try:
+        return parsing.clean_json(resource.get("Properties", {}), resources_map)
+    except Exception as exc:  # unresolvable now: count it as changed
+        return exc
+
+
 def _patch_update_order() -> None:
     """Update a stack as CloudFormation does: create and update first, delete in cleanup.
 
@@ -399,6 +438,8 @@ def _patch_update_order() -> None:
     ) -> None:
         diff = self.build_resource_diff(template, parameters)
         old_resources = dict(self._resource_json_map)
+        kept = [n for n in template["Resources"] if n in old_resources and n not in diff["Modify"]]
+        before = {n: _resolved_properties(old_resources[n], self) for n in kept}
         self._template = template
         if parameters:
             self.input_parameters = parameters
@@ -406,6 +447,11 @@ def _patch_update_order() -> None:
         self.load_parameters()
         self.load_conditions()
         self._resource_json_map = template["Resources"]
+        # A resource whose template text is unchanged still changes when a parameter or
+        # condition it depends on does (moto only sees direct `Ref`s to passed parameters).
+        diff["Modify"] += [
+            n for n in kept if _resolved_properties(template["Resources"][n], self) != before[n]
+        ]
         _CLEANUP.pending = []
         for name in diff["Add"]:
             _ = self[name]
@@ -463,7 +509,8 @@ def _cleanup_step(step: Any, what: str) -> None:
 
 
 def _patch_role_inline_policies() -> None:
-    """moto's CloudFormation update of a role ignores its inline ``Policies``; apply them."""
+    """moto's CloudFormation update of a role ignores its inline ``Policies`` and its trust,
+    and sets its maximum session from the wrong property; apply them as CloudFormation does."""
     from moto.iam import models as iam_models
 
     role_cls = iam_models.Role
@@ -488,6 +535,13 @@ def _patch_role_inline_policies() -> None:
             role.delete_policy(name)
         for name, document in wanted.items():
             role.put_policy(name, document)
+        properties = cloudformation_json.get("Properties", {})
+        trust = properties.get("AssumeRolePolicyDocument")
+        if trust is not None:
+            role.assume_role_policy_document = (
+                trust if isinstance(trust, str) else json.dumps(trust)
+            )
+        role.max_session_duration = int(properties.get("MaxSessionDuration", 3600))
         return role
 
     role_cls.update_from_cloudformation_json = classmethod(update)  # type: ignore[assignment]
