@@ -22,7 +22,12 @@ import pytest
 
 from registration.cli import main as cli_main
 from registration.stack_outputs import load_stack_outputs
-from tests.deploy.test_deploy import attached_policy_document, client, cors_rules
+from tests.deploy.test_deploy import (
+    CUSTOMER_RULE,
+    attached_policy_document,
+    client,
+    cors_rules,
+)
 from tests.emulators.moto_server import EMULATOR_ENV, running_moto_server
 from tests.stack.cfn_eval import evaluate
 
@@ -32,13 +37,6 @@ ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE_FILE = ROOT / "dist" / "encord-access.template.yaml"
 STACK = "EncordLaunchTemplateTest"
 EXTERNAL_ID = "launch-test-external-id"
-CUSTOMER_RULE = {
-    "ID": "customer-web-app",
-    "AllowedOrigins": ["https://viewer.customer.example"],
-    "AllowedMethods": ["GET", "PUT"],
-    "AllowedHeaders": ["Authorization"],
-    "MaxAgeSeconds": 600,
-}
 BUCKETS = ("launch-data-one", "launch-data-two", "launch-data-three")
 KEYS = ("images/cat 1.jpg", "videos/clip.mp4", "private/payroll.csv")
 
