@@ -160,8 +160,12 @@ def _bucket_problems(buckets: Sequence[EncordBucket]) -> list[PropProblem]:
             )
         seen.add(entry.bucket.node.path)
         for j, prefix in enumerate(entry.prefixes):
-            why = _literal(prefix) and rules.prefix_problem(
-                prefix, empty_hint="pass no prefixes to grant the whole bucket"
+            why = (
+                rules.prefix_problem(
+                    prefix, empty_hint="pass no prefixes to grant the whole bucket"
+                )
+                if _literal(prefix)
+                else None
             )
             if why:
                 problems.append(PropProblem(f"{where}.prefixes[{j}]", repr(prefix), why))

@@ -45,7 +45,6 @@ from registration.contract import (
     BUCKET_KMS_KEY_ARN,
     BUCKET_PREFIXES,
     BUCKET_WRITE_PREFIX,
-    CORS_RULE_ID_PREFIX,
     OUTPUT_ALLOW_LISTING,
     OUTPUT_BUCKETS,
     OUTPUT_CORS_ORIGINS,
@@ -55,6 +54,7 @@ from registration.contract import (
     OUTPUT_ROLE_ARN,
     OUTPUT_TRUSTED_PRINCIPALS,
     bucket_output,
+    cors_rule_id,
 )
 from stacks.deploy_json import RawJson, json_or_null, json_text
 from stacks.encord_access import EncordAccess, EncordBucket
@@ -271,7 +271,8 @@ class EncordAccessTemplateStack(Stack):
         key_given: CfnCondition,
         write_given: CfnCondition,
     ) -> None:
-        rule_id = Fn.sub(f"{CORS_RULE_ID_PREFIX}${{AWS::StackName}}")
+        """The CDK stack's outputs (`registration.contract`), and the commands to run next."""
+        rule_id = Fn.sub(cors_rule_id("${AWS::StackName}"))  # what `cors apply --stack` uses
         entries = []
         for slot in buckets:
             entry = bucket_output(
