@@ -184,22 +184,25 @@ class Groups:
     ) -> bool:
         """The gate of a new chain of checks: True when no live chain exists (or one of
         `tokens`, the messages at hand, opened it); the caller then sends a check for `due`."""
-        names, values = _tokens(tokens)
-        written = self.table.update(
-            Update(
-                t.group_pk(bucket, folder),
-                t.GROUP_SK,
-                sets={t.CHECK_DUE: due, t.CHECK_MESSAGE: min(tokens)},
-                condition="#state = :open AND (attribute_not_exists(#check_due) OR "
-                f"#check_due < :stale OR #check_message IN ({names}))",
-                values={":open": t.OPEN, ":stale": stale_before, **values},
-            )
-        )
-        return written.ok
+        return self._move_check(bucket, folder, due, tokens, unless_due_at_or_after=stale_before)
 
     def reschedule(self, bucket: str, folder: str, due: float, tokens: Collection[str]) -> bool:
         """The gate of the next link of a chain: True when this check moves `check_due`
         forward (or moved it before: a retry); False when another chain already did."""
+        return self._move_check(bucket, folder, due, tokens, unless_due_at_or_after=due)
+
+    def _move_check(
+        self,
+        bucket: str,
+        folder: str,
+        due: float,
+        tokens: Collection[str],
+        *,
+        unless_due_at_or_after: float,
+    ) -> bool:
+        """Set the group's check to `due` (by the first of `tokens`) while the group is open,
+        unless a check is already due at or after `unless_due_at_or_after` and was sent by a
+        message other than `tokens`."""
         names, values = _tokens(tokens)
         written = self.table.update(
             Update(
@@ -207,8 +210,8 @@ class Groups:
                 t.GROUP_SK,
                 sets={t.CHECK_DUE: due, t.CHECK_MESSAGE: min(tokens)},
                 condition="#state = :open AND (attribute_not_exists(#check_due) OR "
-                f"#check_due < :due OR #check_message IN ({names}))",
-                values={":open": t.OPEN, ":due": due, **values},
+                f"#check_due < :bound OR #check_message IN ({names}))",
+                values={":open": t.OPEN, ":bound": unless_due_at_or_after, **values},
             )
         )
         return written.ok
