@@ -3,6 +3,7 @@
 #   make test   everything: lint, types, the launch template is current, unit tests, cdk-nag,
 #               cfn-lint, the real deploy tests
 #   make template   writes dist/encord-access.template.{yaml,json} (commit them)
+#   make compliance-doc   regenerates the rule tables of docs/compliance.md (commit them)
 
 PYTHON ?= python3
 VENV := .venv
@@ -13,7 +14,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_VERSION_CHECK := 1
 export CDK_DISABLE_CLI_TELEMETRY := 1
 
-.PHONY: all install demo emulators test lint types template template-check unit synth bench lock clean
+.PHONY: all install demo emulators test lint types template template-check compliance-doc unit synth bench lock clean
 
 all: test
 
@@ -50,6 +51,11 @@ template: $(STAMP)
 
 template-check: $(STAMP)
 	$(BIN)/python -m stacks.launch_template --out dist --check
+
+# docs/compliance.md's rule tables, from cdk-nag's packs and the code's acknowledgements
+# (tests/stack/test_compliance.py fails when they are not current).
+compliance-doc: $(STAMP)
+	$(BIN)/python -m stacks.compliance_doc
 
 test: lint types template-check unit
 

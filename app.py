@@ -17,8 +17,8 @@ import sys
 from collections.abc import Mapping
 
 import aws_cdk as cdk
-from cdk_nag import AwsSolutionsChecks
 
+from stacks import compliance
 from stacks.access_stack import EncordAccessStack
 from stacks.cli_context import ancestor_command_lines, restore_cut_values
 from stacks.config import PLACEHOLDER_ACCOUNT, AccessConfig, ConfigError, config_from_context
@@ -30,6 +30,8 @@ from stacks.encord_access_props import EncordAccessPropsError
 EXIT_INVALID_CONFIG = 2
 #: Exit code when the continuous handler's Lambda asset cannot be built (pip failed).
 EXIT_BUNDLING_FAILED = 1
+#: Exit code when cdk-nag finds what is neither fixed nor acknowledged.
+EXIT_CHECKS_FAILED = 3
 
 
 def environment(environ: Mapping[str, str]) -> cdk.Environment:
@@ -42,7 +44,8 @@ def environment(environ: Mapping[str, str]) -> cdk.Environment:
 def add_access_stack(
     app: cdk.App, config: AccessConfig, env: cdk.Environment | None = None
 ) -> EncordAccessStack:
-    """Add the access stack to `app`: tags, the placeholder warning, and cdk-nag on every synth.
+    """Add the access stack to `app`: tags, the placeholder warning, and cdk-nag on every synth
+    (AwsSolutions and the ``complianceChecks`` packs).
 
     Bucket regions default to the region the stack is deployed to.
     """
@@ -61,7 +64,7 @@ def add_access_stack(
             f"the trusted principal is the sample account {PLACEHOLDER_ACCOUNT}: replace it "
             "with Encord's principal from its New integration dialog before deploying",
         )
-    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    compliance.add_checks(app, config.compliance_checks)
     return stack
 
 
@@ -86,7 +89,15 @@ def main() -> int:
             raise
         print(f"error: {failure}", file=sys.stderr)
         return EXIT_BUNDLING_FAILED
-    app.synth()
+    try:
+        app.synth()
+    except RuntimeError as exc:
+        # A cdk-nag finding that is neither fixed nor acknowledged.
+        message = compliance.validation_failure(exc)
+        if message is None:
+            raise
+        print(f"error: {message}", file=sys.stderr)
+        return EXIT_CHECKS_FAILED
     return 0
 
 

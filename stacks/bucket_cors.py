@@ -24,11 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from aws_cdk import (
-    Duration,
-    RemovalPolicy,
-    Stack,
-)
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
@@ -39,6 +35,7 @@ from registration.contract import CORS_RULE_ID_PREFIX
 from stacks import handler_asset
 from stacks.bucket_handler import BucketHandler, add_bucket_handler
 from stacks.cors_handler import index as cors_handler
+from stacks.functions import FunctionHardening
 
 #: The Lambda asset: `index.py` of this directory ...
 HANDLER_DIR: Final = Path(__file__).resolve().parent / "cors_handler"
@@ -105,19 +102,17 @@ def handler_code() -> lambda_.Code:
 
 
 def merge_into_imported_buckets(
-    scope: Construct, buckets: Sequence[ImportedBucket], rule: Mapping[str, Any]
+    scope: Construct,
+    buckets: Sequence[ImportedBucket],
+    rule: Mapping[str, Any],
+    hardening: FunctionHardening,
 ) -> dict[str, lambda_.Function]:
     """For each bucket, its handler role, function and custom resource; the functions by name."""
-    log_group = logs.LogGroup(
-        scope,
-        "CorsHandlerLogs",
-        retention=logs.RetentionDays.ONE_MONTH,
-        removal_policy=RemovalPolicy.DESTROY,
-    )
+    log_group = hardening.log_group(scope, "CorsHandlerLogs", logs.RetentionDays.ONE_MONTH)
     code = handler_code()
     functions: dict[str, lambda_.Function] = {}
     for bucket in buckets:
-        functions[bucket.name] = _bucket_handler(scope, bucket, rule, code, log_group)
+        functions[bucket.name] = _bucket_handler(scope, bucket, rule, code, log_group, hardening)
     return functions
 
 
@@ -127,6 +122,7 @@ def _bucket_handler(
     rule: Mapping[str, Any],
     code: lambda_.Code,
     log_group: logs.ILogGroup,
+    hardening: FunctionHardening,
 ) -> lambda_.Function:
     group = Construct(scope, f"BucketCors-{bucket.label}")
     properties: dict[str, Any] = {
@@ -145,7 +141,6 @@ def _bucket_handler(
     handler = BucketHandler(
         bucket_name=bucket.name,
         bucket_arn=bucket.arn,
-        policy_name="BucketCors",
         sid="MergeOwnCorsRule",
         # PutBucketCORS also authorises DeleteBucketCors.
         actions=("s3:GetBucketCORS", "s3:PutBucketCORS"),
@@ -160,4 +155,4 @@ def _bucket_handler(
         timeout=HANDLER_TIMEOUT,
         service_timeout=SERVICE_TIMEOUT,
     )
-    return add_bucket_handler(group, handler, code, log_group, "Rule", properties)
+    return add_bucket_handler(group, handler, code, log_group, "Rule", properties, hardening)

@@ -8,7 +8,9 @@ only that bucket's part (and its log group), a function that accepts events only
 (`stacks.handler_common`), and the custom resource. The custom resource depends on the function
 (which depends on its role), so when a bucket leaves the configuration CloudFormation deletes
 the custom resource, which undoes the change, *before* the function and the permission it
-needs.
+needs. The role's permissions are a managed policy (`stacks.functions.ManagedPolicyRole`), and
+the function takes the construct's `FunctionHardening`; the compliance rules that do not apply
+to a deploy-time custom resource are acknowledged on it here, with the reasons.
 """
 
 from __future__ import annotations
@@ -23,9 +25,26 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from stacks.compliance import acknowledge
+from stacks.functions import FunctionHardening, ManagedPolicyRole
+
 RUNTIME: Final = lambda_.Runtime.PYTHON_3_14
 """The handlers need nothing but boto3, which every Python runtime has."""
 MEMORY_MB: Final = 128
+#: Concurrency reserved for each handler when asked (it serves one bucket, one event at a time).
+RESERVED_CONCURRENCY: Final = 1
+
+_NO_VPC_REASON: Final = (
+    "A deploy-time custom resource that calls only the S3 API (of one bucket) and "
+    "CloudFormation's pre-signed response URL, over TLS, authorised by its role; it holds no "
+    "data and serves no network traffic. A VPC would add NAT or endpoints and no control."
+)
+_NO_DLQ_REASON: Final = (
+    "CloudFormation invokes it during a deployment and waits for its answer: the handler "
+    "answers every event, and a failed invocation fails that deployment, which shows the "
+    "reason and is where it is retried. A queued copy of a deployment event is of no use "
+    "later: its response URL expires."
+)
 
 
 @dataclass(frozen=True)
@@ -34,8 +53,6 @@ class BucketHandler:
 
     bucket_name: str
     bucket_arn: str
-    policy_name: str
-    """The role's inline policy (``BucketCors``, ``BucketNotifications``)."""
     sid: str
     actions: Sequence[str]
     """The S3 actions on the bucket (and nothing else but its own logs)."""
@@ -55,30 +72,25 @@ def add_bucket_handler(
     log_group: logs.ILogGroup,
     resource_id: str,
     properties: Mapping[str, Any],
+    hardening: FunctionHardening,
 ) -> lambda_.Function:
     """The role (``HandlerRole``), function (``Handler``) and custom resource (`resource_id`)
     of one bucket in `group`; the function."""
-    role = iam.Role(
+    role = ManagedPolicyRole(
         group,
         "HandlerRole",
         description=handler.role_description,
         assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-        inline_policies={
-            handler.policy_name: iam.PolicyDocument(
-                statements=[
-                    iam.PolicyStatement(
-                        sid=handler.sid,
-                        actions=list(handler.actions),
-                        resources=[handler.bucket_arn],
-                    ),
-                    iam.PolicyStatement(
-                        sid="WriteOwnLogs",
-                        actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-                        resources=[log_group.log_group_arn],
-                    ),
-                ]
-            )
-        },
+    )
+    role.add_statements(
+        iam.PolicyStatement(
+            sid=handler.sid, actions=list(handler.actions), resources=[handler.bucket_arn]
+        ),
+        iam.PolicyStatement(
+            sid="WriteOwnLogs",
+            actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+            resources=[log_group.log_group_arn],
+        ),
     )
     function = lambda_.Function(
         group,
@@ -92,8 +104,14 @@ def add_bucket_handler(
         role=role,
         log_group=log_group,
         environment={handler.allowed_buckets_env: handler.bucket_name},
+        tracing=hardening.tracing_mode,
+        reserved_concurrent_executions=RESERVED_CONCURRENCY
+        if hardening.reserve_concurrency
+        else None,
     )
-    function.node.add_dependency(role)
+    function.node.add_dependency(role, *role.policies)
+    acknowledge(function, "LambdaInsideVPC", _NO_VPC_REASON)
+    acknowledge(function, "LambdaDLQ", _NO_DLQ_REASON)
     resource = CustomResource(
         group,
         resource_id,

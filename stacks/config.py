@@ -23,6 +23,8 @@ Settings (camelCase, as written in `cdk.json`):
 - ``maxSessionDurationHours`` (1-12, default 1), ``roleName``, ``permissionsBoundaryArn``,
   ``tags``, ``stackName``.
 - ``continuous``: opt-in continuous registration (`stacks.config_continuous`).
+- ``complianceChecks``, ``encryptionKey``, ``accessLogBucket``, ``tracing``, and a created
+  bucket's ``versioned`` and ``accessLogs``: `stacks.config_compliance`.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 
 from registration.contract import DEFAULT_CORS_MAX_AGE_SECONDS, DEFAULT_CORS_ORIGINS
+from stacks import config_compliance as compliance
 from stacks import config_fields as fields
 from stacks import rules
 from stacks.config_continuous import ContinuousConfig, model_at
@@ -98,6 +101,9 @@ class BucketConfig(_Settings):
     region: fields.Region | None = None
     kms_key_arn: fields.KmsKeyArn | None = None
     write_prefix: fields.WritePrefix | None = None
+    #: Created buckets only; None: the default of the chosen packs (`stacks.config_compliance`).
+    versioned: fields.Flag | None = None
+    access_logs: fields.Flag | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -150,6 +156,16 @@ class BucketConfig(_Settings):
         if why:
             raise fields.invalid(f"{write!r}: {why}")
         return write
+
+    @field_validator("versioned", "access_logs")
+    @classmethod
+    def _created_only(cls, value: bool | None, info: ValidationInfo) -> bool | None:
+        if value is not None and not info.data.get("create", True):
+            raise fields.invalid(
+                "the stack does not change the versioning or logging of a bucket it does not "
+                'create; remove it, or set "create": true for a bucket the stack creates'
+            )
+        return value
 
     @model_validator(mode="after")
     def _remember_grants(self, info: ValidationInfo) -> BucketConfig:
@@ -251,6 +267,11 @@ class AccessConfig(_Settings):
     permissions_boundary_arn: fields.PolicyArn | None = None
     tags: fields.Tags = Field(default_factory=dict)
     continuous: ContinuousConfig | None = None
+    # Compliance (`stacks.config_compliance`): validated after `buckets`, whose names they use.
+    compliance_checks: compliance.ComplianceChecks = ()
+    encryption_key: compliance.EncryptionKey | None = None
+    access_log_bucket: fields.LogBucketName | None = None
+    tracing: fields.Flag | None = None
 
     @field_validator("trusted_principals", mode="before")
     @classmethod
@@ -268,6 +289,38 @@ class AccessConfig(_Settings):
     @classmethod
     def _unique(cls, origins: tuple[str, ...]) -> tuple[str, ...]:
         return tuple(dict.fromkeys(origins))
+
+    @field_validator("encryption_key")
+    @classmethod
+    def _in_the_stack_region(cls, key: str | None, info: ValidationInfo) -> str | None:
+        region = fields.stack_region(info)
+        key_region = key.split(":")[3] if key and key != compliance.CREATE_KEY else None
+        if key_region and region and key_region != region:
+            raise fields.invalid(
+                f"the key is in {key_region} but the stack deploys to {region}: it encrypts "
+                f"the stack's log groups and created buckets, which need a key in {region}; "
+                f'give a key of {region}, or "{compliance.CREATE_KEY}"'
+            )
+        return key
+
+    @field_validator("compliance_checks")
+    @classmethod
+    def _alarms_notify(cls, chosen: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
+        """HIPAA and NIST 800-53 want every alarm to notify someone (CloudWatchAlarmAction)."""
+        packs = sorted(set(chosen) & compliance.ALARM_ACTION_PACKS)
+        continuous = info.data.get("continuous")
+        if packs and continuous is not None and not continuous.alarm_topic_arn:
+            raise fields.invalid(
+                f"{' and '.join(packs)} need continuous.alarmTopicArn: every alarm must notify "
+                "someone (rule CloudWatchAlarmAction); set it to the ARN of the SNS topic the "
+                "continuous-registration alarms should notify"
+            )
+        return chosen
+
+    @property
+    def hardening(self) -> compliance.Hardening:
+        """The hardening in effect: the settings written, else the chosen packs' defaults."""
+        return compliance.hardening(self)
 
     @field_validator("mraps", mode="before")
     @classmethod

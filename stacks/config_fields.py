@@ -132,6 +132,19 @@ def _bucket_name(name: str, info: ValidationInfo) -> str:
     return name
 
 
+def _log_bucket_name(name: str, info: ValidationInfo) -> str:
+    """A valid bucket name that is not one of the data buckets."""
+    why = rules.bucket_name_problem(name)
+    if why:
+        raise invalid(f"{name!r} is not a valid bucket name: {why}")
+    if name in names_seen(info):
+        raise invalid(
+            f"{name!r} is one of encord.buckets; server access logs need a bucket of their own "
+            "(leave `accessLogBucket` out and the stack creates one)"
+        )
+    return name
+
+
 def _named_keys(tags: dict[str, str]) -> dict[str, str]:
     if not all(tags):
         raise ValueError("a tag needs a key")  # reworded by the `expect` around it
@@ -164,6 +177,7 @@ WritePrefix = Annotated[
     Text, why_not(lambda p: rules.prefix_problem(p, empty_hint=rules.WRITE_PREFIX_HINT))
 ]
 BucketName = Annotated[Text, AfterValidator(_bucket_name)]
+LogBucketName = Annotated[Text, AfterValidator(_log_bucket_name)]
 Flag = Annotated[StrictBool, expect("true or false")]
 KmsKeyArn = Annotated[
     str,

@@ -24,6 +24,7 @@ Queues, table, alarms: `stacks.continuous_resources`; permissions: `continuous_p
 The constructor checks every prop first and raises one `EncordContinuousPropsError` listing
 every problem (`stacks.continuous_props`). It reads no context and no environment. cdk-nag's
 findings on what it builds are acknowledged here, each with its reason and scope.
+Long: one constructor wires the queues, table, function, rules and alarms; each prop documented.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Final
 
-from aws_cdk import Acknowledgment, Duration, Names, RemovalPolicy, Stack, Token, Validations
+from aws_cdk import Acknowledgment, Duration, Names, Stack, Token, Validations
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
@@ -51,6 +52,7 @@ from registration.build.sidecars import DEFAULT_SIDECAR_SUFFIXES
 from registration.build.spec import BuildOptions
 from registration.continuous.settings import SETTINGS_ENV, HandlerSettings, WatchedBucket
 from registration.encord.connection import DEFAULT_DOMAIN
+from stacks import compliance
 from stacks import continuous_permissions as grants
 from stacks import continuous_resources as resources
 from stacks import continuous_rules as crules
@@ -63,6 +65,7 @@ from stacks.continuous_props import (
 )
 from stacks.encord_access_props import known_bucket_name
 from stacks.event_notifications import enable_event_bridge
+from stacks.functions import FunctionHardening, ManagedPolicyRole
 from stacks.permissions import IAM5_RESOURCE_FINDING, BucketGrant, flatten_reference
 
 __all__ = [
@@ -86,6 +89,19 @@ _NEWEST_PYTHON: Final = lambda_.Runtime.PYTHON_3_14
 _PREFIX_WILDCARD_REASON: Final = (
     "Object ARNs end in `<prefix>*`: the handler reads sidecars (and HEADs objects) under the "
     "watched prefixes, and nothing outside them."
+)
+_NO_VPC_REASON: Final = (
+    "It calls Encord's public API over TLS (and AWS APIs authorised by its role), so inside a "
+    "VPC it would need a NAT gateway to the same internet; it serves no network traffic."
+)
+_NO_DLQ_REASON: Final = (
+    "Only its SQS event source invokes it, synchronously; a function's dead-letter queue "
+    "applies to asynchronous invocations only. A message that keeps failing goes to the "
+    "queue's own dead-letter queue (`dead_letter_queue`), which `continuous redrive` empties."
+)
+_MAPPING_DESTINATION_REASON: Final = (
+    "Lambda supports on-failure destinations for stream and Kafka event sources, not SQS: "
+    "the queue's redrive policy sends a failing message to the dead-letter queue instead."
 )
 _RUNTIME_REASON: Final = (
     "The runtime is the `runtime` prop: the handler's dependencies are installed for it as "
@@ -128,6 +144,12 @@ class EncordContinuousRegistration(Construct):
     :param permissions_boundary: a managed policy bounding every role the construct creates.
         Default: no boundary.
     :param log_retention: how long the function's logs are kept. Default: three months.
+    :param log_encryption_key: the KMS key that encrypts the functions' log groups; its key
+        policy must let CloudWatch Logs use it. Default: none (CloudWatch's own encryption).
+    :param tracing: X-Ray active tracing of the functions. Default: False.
+    :param reserve_concurrency: reserve `max_concurrency` concurrent executions for the
+        function (and one for each notification handler); HIPAA and NIST 800-53 ask for it.
+        Default: False.
     """
 
     def __init__(
@@ -156,6 +178,9 @@ class EncordContinuousRegistration(Construct):
         ssh_key_secret_key: kms.IKey | None = None,
         permissions_boundary: iam.IManagedPolicy | None = None,
         log_retention: logs.RetentionDays = DEFAULT_LOG_RETENTION,
+        log_encryption_key: kms.IKey | None = None,
+        tracing: bool = False,
+        reserve_concurrency: bool = False,
     ) -> None:
         super().__init__(scope, construct_id)
         type_map = dict(type_map or {})
@@ -213,16 +238,25 @@ class EncordContinuousRegistration(Construct):
             quiet_seconds=int(quiet_period.to_seconds()),
             marker=group_marker,
         )
-        self._function = self._handler(runtime, log_retention)
-        self._function.add_event_source(
-            event_sources.SqsEventSource(
-                self._queue,
-                batch_size=batch_size,
-                max_batching_window=batch_window if batch_window.to_seconds() else None,
-                report_batch_item_failures=True,
-                max_concurrency=max_concurrency,
-            )
+        self._hardening = FunctionHardening(
+            log_key=log_encryption_key, tracing=tracing, reserve_concurrency=reserve_concurrency
         )
+        self._function = self._handler(
+            runtime, log_retention, max_concurrency if reserve_concurrency else None
+        )
+        source = event_sources.SqsEventSource(
+            self._queue,
+            batch_size=batch_size,
+            max_batching_window=batch_window if batch_window.to_seconds() else None,
+            report_batch_item_failures=True,
+            max_concurrency=max_concurrency,
+        )
+        self._function.add_event_source(source)
+        for mapping in self._function.node.children:
+            if isinstance(mapping, lambda_.EventSourceMapping):
+                compliance.acknowledge(
+                    mapping, "LambdaEventSourceMappingDestination", _MAPPING_DESTINATION_REASON
+                )
         self._grant(ssh_key_secret, ssh_key_secret_key)
         self._rules = tuple(self._watch(b) for b in buckets)
         self._alarms = resources.alarms(
@@ -237,6 +271,9 @@ class EncordContinuousRegistration(Construct):
             Validations.of(self._function).acknowledge(
                 Acknowledgment(id="AwsSolutions::AwsSolutions-L1", reason=_RUNTIME_REASON)
             )
+            compliance.acknowledge(self._function, "LambdaLatestVersion", _RUNTIME_REASON)
+        compliance.acknowledge(self._function, "LambdaInsideVPC", _NO_VPC_REASON)
+        compliance.acknowledge(self._function, "LambdaDLQ", _NO_DLQ_REASON)
 
     @property
     def queue(self) -> sqs.Queue:
@@ -283,7 +320,7 @@ class EncordContinuousRegistration(Construct):
         return region if not Token.is_unresolved(region) else Stack.of(self).region
 
     def _handler(
-        self, runtime: lambda_.Runtime, log_retention: logs.RetentionDays
+        self, runtime: lambda_.Runtime, log_retention: logs.RetentionDays, reserved: int | None
     ) -> lambda_.Function:
         # Every value in the settings is a plain string or a token of a name, URL, ARN or
         # region, none of which can hold a quote or a backslash: CloudFormation's Fn::Join of
@@ -298,17 +335,14 @@ class EncordContinuousRegistration(Construct):
                 "watch fewer prefixes, or give fewer patterns",
             )
             raise EncordContinuousPropsError(self.node.path, [problem])
-        log_group = logs.LogGroup(
-            self, "HandlerLogs", retention=log_retention, removal_policy=RemovalPolicy.DESTROY
-        )
-        role = iam.Role(
+        log_group = self._hardening.log_group(self, "HandlerLogs", log_retention)
+        role = ManagedPolicyRole(
             self,
             "HandlerRole",
             description="Registers new S3 objects in Encord (continuous registration)",
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
         )
-        for statement in grants.log_statements(log_group.log_group_arn):
-            role.add_to_principal_policy(statement)
+        role.add_statements(*grants.log_statements(log_group.log_group_arn))
         return lambda_.Function(
             self,
             "Handler",
@@ -325,6 +359,8 @@ class EncordContinuousRegistration(Construct):
             # It sends delayed checks to its own queue until a group is quiet: a chain Lambda's
             # loop detection would stop after 16 hops. The engine ends every chain.
             recursive_loop=lambda_.RecursiveLoop.ALLOW,
+            tracing=self._hardening.tracing_mode,
+            reserved_concurrent_executions=reserved,
         )
 
     def _grant(self, secret: secretsmanager.ISecret, secret_key: kms.IKey | None) -> None:
@@ -354,11 +390,9 @@ class EncordContinuousRegistration(Construct):
             ),
         ]
         role = self._function.role
-        assert role is not None
-        for statement in statements:
-            role.add_to_principal_policy(statement)
-        policy = role.node.try_find_child("DefaultPolicy")
-        assert policy is not None
+        assert isinstance(role, ManagedPolicyRole)
+        role.add_statements(*statements)
+        self._function.node.add_dependency(*role.policies)  # invoked only once all are attached
         stack = Stack.of(self)
         objects = [b.objects_under(p) for b in buckets for p in b.prefixes]
         findings = {
@@ -366,7 +400,7 @@ class EncordContinuousRegistration(Construct):
             for r in objects
         }
         for finding in sorted(findings):
-            Validations.of(policy).acknowledge(
+            Validations.of(role).acknowledge(  # on each of its policies
                 Acknowledgment(id=finding, reason=_PREFIX_WILDCARD_REASON)
             )
 
@@ -382,7 +416,8 @@ class EncordContinuousRegistration(Construct):
         bucket = entry.bucket
         name = known_bucket_name(bucket)
         label = name or Names.unique_id(bucket)
-        enable_event_bridge(self, bucket)  # in the bucket's own region (its env.region)
+        # In the bucket's own region (its env.region).
+        enable_event_bridge(self, bucket, hardening=self._hardening)
         pattern = crules.event_pattern(label if name else bucket.bucket_name, entry.prefixes)
         return events.Rule(
             self,

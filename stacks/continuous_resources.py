@@ -21,6 +21,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from registration.continuous import table as layout
+from stacks import compliance
 from stacks import continuous_rules as crules
 
 FUNCTION_TIMEOUT: Final = Duration.seconds(crules.FUNCTION_TIMEOUT_SECONDS)
@@ -38,6 +39,17 @@ DEAD_LETTER_RETENTION: Final = Duration.days(14)
 #: The period of every alarm's metric.
 ALARM_PERIOD: Final = Duration.minutes(5)
 
+_DEAD_LETTER_REDRIVE_REASON: Final = (
+    "It is the dead-letter queue: its messages wait, for the retention period, to be sent "
+    "back with `encord-register continuous redrive` once their cause is fixed."
+)
+_BACKUP_PLAN_REASON: Final = (
+    "Point-in-time recovery is on (restore to any second of the last 35 days) and the table "
+    "is retained when the stack is deleted. An AWS Backup plan (vault, schedule, retention) is "
+    "the account's backup policy: plans select resources by tag, and the app's `tags` setting "
+    "tags the table."
+)
+
 #: The keys of `alarms`' answer.
 DEAD_LETTERS: Final = "dead_letters"
 OLDEST_MESSAGE: Final = "oldest_message"
@@ -54,6 +66,7 @@ def queues(scope: Construct, batch_window: Duration) -> tuple[sqs.Queue, sqs.Que
         enforce_ssl=True,
         retention_period=DEAD_LETTER_RETENTION,
     )
+    compliance.acknowledge(dead_letters, "SQSRedrivePolicy", _DEAD_LETTER_REDRIVE_REASON)
     visibility = (
         VISIBILITY_TIMEOUT_FACTOR * FUNCTION_TIMEOUT.to_seconds() + batch_window.to_seconds()
     )
@@ -96,6 +109,7 @@ def state_table(scope: Construct) -> dynamodb.Table:
         sort_key=dynamodb.Attribute(name=layout.AT, type=dynamodb.AttributeType.STRING),
         projection_type=dynamodb.ProjectionType.ALL,
     )
+    compliance.acknowledge(table, "DynamoDBInBackupPlan", _BACKUP_PLAN_REASON)
     return table
 
 

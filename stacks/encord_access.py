@@ -34,6 +34,7 @@ from typing import Final
 
 from aws_cdk import Acknowledgment, Aws, Duration, Names, Stack, Token, Validations
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
@@ -58,6 +59,7 @@ from stacks.encord_access_props import (
     check_props,
     known_bucket_name,
 )
+from stacks.functions import FunctionHardening
 from stacks.permissions import (
     IAM5_RESOURCE_FINDING,
     BucketGrant,
@@ -116,6 +118,13 @@ class EncordAccess(Construct):
         ``encord-access-<stack name>-<region>-<8 hex digits of the construct path and
         bucket>`` (`stacks.bucket_cors.owned_rule_id`), which is all of that by construction;
         a rule with the ID of earlier versions of this construct is replaced by it.
+    :param log_encryption_key: the KMS key that encrypts the CORS handlers' log group; its
+        key policy must let CloudWatch Logs use it. Default: none (CloudWatch's own
+        encryption).
+    :param tracing: X-Ray active tracing of the CORS handlers. Default: False.
+    :param reserve_concurrency: reserve one concurrent execution for each CORS handler
+        (HIPAA and NIST 800-53 ask for it; it comes out of the account's unreserved
+        concurrency). Default: False.
     """
 
     def __init__(
@@ -134,6 +143,9 @@ class EncordAccess(Construct):
         role_name: str | None = None,
         permissions_boundary: iam.IManagedPolicy | None = None,
         cors_rule_id: str | None = None,
+        log_encryption_key: kms.IKey | None = None,
+        tracing: bool = False,
+        reserve_concurrency: bool = False,
     ) -> None:
         super().__init__(scope, construct_id)
         problems = check_props(
@@ -197,8 +209,11 @@ class EncordAccess(Construct):
                 grant = grants[entry.bucket.node.path]
                 imported.append(self._imported(entry.bucket, grant, label, rule_id))
         template = cors_rule("", origins, max_age)
+        hardening = FunctionHardening(
+            log_key=log_encryption_key, tracing=tracing, reserve_concurrency=reserve_concurrency
+        )
         self._cors_handlers = (
-            merge_into_imported_buckets(self, imported, template) if imported else {}
+            merge_into_imported_buckets(self, imported, template, hardening) if imported else {}
         )
 
     @property

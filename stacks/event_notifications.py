@@ -36,7 +36,6 @@ from aws_cdk import (
     Duration,
     IAspect,
     Names,
-    RemovalPolicy,
     Token,
 )
 from aws_cdk import aws_logs as logs
@@ -45,6 +44,7 @@ from constructs import Construct, IConstruct
 
 from stacks import handler_asset
 from stacks.bucket_handler import BucketHandler, add_bucket_handler
+from stacks.functions import FunctionHardening
 from stacks.notifications_handler import index as handler_module
 
 #: The Lambda asset: `index.py` of this directory, with `stacks.handler_common` beside it.
@@ -59,17 +59,23 @@ SERVICE_TIMEOUT: Final = Duration.seconds(HANDLER_TIMEOUT.to_seconds() + 60)
 _CDK_NOTIFICATIONS_ID: Final = "Notifications"
 
 
-def enable_event_bridge(scope: Construct, bucket: s3.IBucket, *, region: str | None = None) -> None:
+def enable_event_bridge(
+    scope: Construct,
+    bucket: s3.IBucket,
+    *,
+    region: str | None = None,
+    hardening: FunctionHardening | None = None,
+) -> None:
     """Switch S3 -> EventBridge notifications on for `bucket`, keeping its other notifications.
 
     `region` is the bucket's region when it is not the stack's (default: the bucket's own
     ``env.region``, else the stack's). The constructs of an imported bucket go under `scope`
-    (``EventBridge-<bucket name>``).
+    (``EventBridge-<bucket name>``), its function with `hardening`.
     """
     if isinstance(bucket, s3.Bucket):
         _enable_on_owned(bucket)
     else:
-        _enable_on_imported(scope, bucket, region)
+        _enable_on_imported(scope, bucket, region, hardening or FunctionHardening())
 
 
 def _enable_on_owned(bucket: s3.Bucket) -> None:
@@ -98,21 +104,17 @@ class _KeepEventBridgeInCdkNotifications:
             self._bucket.enable_event_bridge_notification()
 
 
-def _enable_on_imported(scope: Construct, bucket: s3.IBucket, region: str | None) -> None:
+def _enable_on_imported(
+    scope: Construct, bucket: s3.IBucket, region: str | None, hardening: FunctionHardening
+) -> None:
     name = bucket.bucket_name
     label = name if not Token.is_unresolved(name) else Names.unique_id(bucket)
     where = region or _region_of(bucket)
     group = Construct(scope, f"EventBridge-{label}")
-    log_group = logs.LogGroup(
-        group,
-        "HandlerLogs",
-        retention=logs.RetentionDays.ONE_MONTH,
-        removal_policy=RemovalPolicy.DESTROY,
-    )
+    log_group = hardening.log_group(group, "HandlerLogs", logs.RetentionDays.ONE_MONTH)
     handler = BucketHandler(
         bucket_name=name,
         bucket_arn=bucket.bucket_arn,
-        policy_name="BucketNotifications",
         sid="ChangeOwnBucketNotifications",
         actions=("s3:GetBucketNotification", "s3:PutBucketNotification"),
         role_description=(
@@ -133,6 +135,7 @@ def _enable_on_imported(scope: Construct, bucket: s3.IBucket, region: str | None
         log_group,
         "Notifications",
         {"BucketName": name, "Region": where},
+        hardening,
     )
 
 

@@ -5,6 +5,9 @@ the existing-bucket CORS custom resource runs the project's handler logic in-pro
 proves the template's wiring and the handler's merge behaviour against a real S3 API, not
 the Lambda runtime. Everything else (the CLI, the assets, CloudFormation's create, update
 and delete of the role, policy and buckets, the outputs) is the real thing.
+
+It deploys with every ``complianceChecks`` pack, so cdk-nag runs at synth and the stack
+hardens itself (`stacks.config_compliance`): `assert_hardened` checks what AWS then holds.
 """
 
 from __future__ import annotations
@@ -47,10 +50,17 @@ CONFIG: dict[str, Any] = {
         {"name": DROPPED, "prefixes": ["scans/"]},
     ],
     "maxSessionDurationHours": 2,
+    "complianceChecks": ["hipaa", "nist-800-53-r5", "pci-dss-3.2.1", "serverless"],
 }
 LEGACY_RULE_ID = f"encord-access-{STACK}"  # the rule ID before per-bucket IDs
 RULE_ID_PATTERN = rf"encord-access-{STACK}-us-east-1-[0-9a-f]{{8}}"
 ENCORD_ORIGINS = ["https://app.encord.com", "https://app.us.encord.com"]
+#: A handler's X-Ray grant under the serverless pack (X-Ray's actions take no resource).
+XRAY_STATEMENT = {
+    "Action": ["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
+    "Effect": "Allow",
+    "Resource": "*",
+}
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +70,7 @@ def aws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
         yield endpoint, work
 
 
-def client(endpoint: str, service: str) -> Any:
+def client(endpoint: str, service: Any) -> Any:  # Any: boto3-stubs type names as literals
     return boto3.client(
         service,
         endpoint_url=endpoint,
@@ -86,13 +96,138 @@ def our_rule(origins: list[str], rule_id: str) -> dict[str, Any]:
 
 
 def attached_policy_document(iam: Any, role_name: str) -> dict[str, Any]:
-    (attached,) = iam.list_attached_role_policies(RoleName=role_name)["AttachedPolicies"]
-    policy = iam.get_policy(PolicyArn=attached["PolicyArn"])["Policy"]
-    version = iam.get_policy_version(
-        PolicyArn=attached["PolicyArn"], VersionId=policy["DefaultVersionId"]
+    (document,) = attached_policy_documents(iam, role_name)
+    return document
+
+
+def attached_policy_documents(iam: Any, role_name: str) -> list[dict[str, Any]]:
+    """The documents of every managed policy attached to the role."""
+    documents = []
+    for attached in iam.list_attached_role_policies(RoleName=role_name)["AttachedPolicies"]:
+        policy = iam.get_policy(PolicyArn=attached["PolicyArn"])["Policy"]
+        version = iam.get_policy_version(
+            PolicyArn=attached["PolicyArn"], VersionId=policy["DefaultVersionId"]
+        )
+        document = version["PolicyVersion"]["Document"]
+        documents.append(
+            json.loads(unquote(document)) if isinstance(document, str) else dict(document)
+        )
+    return documents
+
+
+def stack_resources(cfn: Any, resource_type: str) -> list[str]:
+    """The physical IDs of the stack's resources of `resource_type`, as CloudFormation has them."""
+    pages = cfn.get_paginator("list_stack_resources").paginate(StackName=STACK)
+    return [
+        r["PhysicalResourceId"]
+        for page in pages
+        for r in page["StackResourceSummaries"]
+        if r["ResourceType"] == resource_type
+    ]
+
+
+def sse_rule(s3: Any, bucket: str) -> dict[str, Any]:
+    (rule,) = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"]
+    return dict(rule)
+
+
+def assert_hardened(endpoint: str, key_arn: str) -> str:
+    """What `complianceChecks` (all four packs) made the stack leave in AWS; the log bucket.
+
+    The created bucket: SSE-KMS with the stack's key, versioned, server access logs to a log
+    bucket of the stack's own. The key: rotated, usable by CloudWatch Logs. Every function:
+    its log group encrypted with the key, X-Ray active tracing, a reserved concurrency of 1,
+    and a role with managed policies only (X-Ray's in a policy of its own).
+    """
+    s3, kms, logs = client(endpoint, "s3"), client(endpoint, "kms"), client(endpoint, "logs")
+    lam, iam, cfn = (client(endpoint, s) for s in ("lambda", "iam", "cloudformation"))
+
+    # The created bucket, and the log bucket it logs to (created by the stack too).
+    assert sse_rule(s3, CREATED) == {
+        "ApplyServerSideEncryptionByDefault": {
+            "SSEAlgorithm": "aws:kms",
+            "KMSMasterKeyID": key_arn,
+        },
+        "BucketKeyEnabled": True,
+    }
+    assert s3.get_bucket_versioning(Bucket=CREATED)["Status"] == "Enabled"
+    logging = s3.get_bucket_logging(Bucket=CREATED)["LoggingEnabled"]
+    log_bucket = str(logging["TargetBucket"])
+    assert logging["TargetPrefix"] == f"{CREATED}/"
+    assert sorted(stack_resources(cfn, "AWS::S3::Bucket")) == sorted([CREATED, log_bucket])
+    assert s3.get_bucket_versioning(Bucket=log_bucket)["Status"] == "Enabled"
+    assert sse_rule(s3, log_bucket)["ApplyServerSideEncryptionByDefault"] == {
+        "SSEAlgorithm": "AES256"  # S3 delivers server access logs only to SSE-S3 buckets
+    }
+    log_policy = json.loads(s3.get_bucket_policy(Bucket=log_bucket)["Policy"])
+    assert {
+        "Action": "s3:PutObject",
+        "Condition": {
+            "ArnLike": {"aws:SourceArn": f"arn:aws:s3:::{CREATED}"},
+            "StringEquals": {"aws:SourceAccount": EMULATOR_ENV["CDK_DEFAULT_ACCOUNT"]},
+        },
+        "Effect": "Allow",
+        "Principal": {"Service": "logging.s3.amazonaws.com"},
+        "Resource": f"arn:aws:s3:::{log_bucket}/{CREATED}/*",
+    } in log_policy["Statement"]
+
+    # The key: the stack's own, rotated, and CloudWatch Logs may use it for this account.
+    (key_id,) = stack_resources(cfn, "AWS::KMS::Key")
+    assert key_arn.endswith(f":key/{key_id}")
+    assert kms.get_key_rotation_status(KeyId=key_arn)["KeyRotationEnabled"] is True
+    key_policy = json.loads(kms.get_key_policy(KeyId=key_arn, PolicyName="default")["Policy"])
+    (for_logs,) = [
+        s
+        for s in key_policy["Statement"]
+        if s.get("Sid") == "CloudWatchLogsEncryptsThisAccountsLogGroups"
+    ]
+    assert for_logs["Principal"] == {"Service": "logs.us-east-1.amazonaws.com"}
+    assert for_logs["Condition"] == {
+        "ArnLike": {
+            "kms:EncryptionContext:aws:logs:arn": "arn:aws:logs:us-east-1:123456789012:log-group:*"
+        }
+    }
+
+    # The log groups (the CORS handlers share one) are encrypted with the key.
+    groups = stack_resources(cfn, "AWS::Logs::LogGroup")
+    assert groups
+    for name in groups:
+        described = logs.describe_log_groups(logGroupNamePrefix=name)["logGroups"]
+        assert [g.get("kmsKeyId") for g in described if g["logGroupName"] == name] == [key_arn]
+
+    # The functions: one CORS handler per existing bucket, traced, with 1 reserved.
+    configs = [
+        lam.get_function(FunctionName=f)["Configuration"]
+        for f in stack_resources(cfn, "AWS::Lambda::Function")
+    ]
+    assert sorted(c["Environment"]["Variables"]["ENCORD_CORS_BUCKETS"] for c in configs) == sorted(
+        [EXISTING, DROPPED]
     )
-    document = version["PolicyVersion"]["Document"]
-    return json.loads(unquote(document)) if isinstance(document, str) else dict(document)
+    for config in configs:
+        assert config["TracingConfig"] == {"Mode": "Active"}
+        concurrency = lam.get_function_concurrency(FunctionName=config["FunctionName"])
+        assert concurrency["ReservedConcurrentExecutions"] == 1
+
+    # Every role: no inline policy, its permissions in attached managed policies. A handler's
+    # X-Ray grant (on `*`) is a policy of its own; its other policy holds no X-Ray action.
+    handler_roles = {c["Role"].rsplit("/", 1)[1] for c in configs}
+    roles = stack_resources(cfn, "AWS::IAM::Role")
+    assert handler_roles < set(roles)
+    for role in roles:
+        assert iam.list_role_policies(RoleName=role)["PolicyNames"] == [], role
+        documents = attached_policy_documents(iam, role)
+        assert documents, role
+        if role in handler_roles:
+            tracing = [d for d in documents if d["Statement"] == [XRAY_STATEMENT]]
+            assert len(tracing) == 1, documents
+            (own,) = [d for d in documents if d not in tracing]
+            actions = [
+                a
+                for s in own["Statement"]
+                for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
+            ]
+            assert not any(a.startswith("xray:") for a in actions), own
+    return log_bucket
 
 
 def test_deploy_redeploy_destroy(
@@ -146,7 +281,12 @@ def test_deploy_redeploy_destroy(
     ]
     assert iam.list_role_policies(RoleName=role_name)["PolicyNames"] == []
 
-    # The attached policy: GetObject on exactly the prefixes, nothing else.
+    # The attached policy: GetObject on exactly the prefixes, and Decrypt with the stack's key
+    # only through S3, for the created bucket it encrypts; nothing else.
+    (created,) = [b for b in outputs.buckets if b.name == CREATED]
+    key_arn = str(created.kms_key_arn)
+    assert re.fullmatch(r"arn:aws:kms:us-east-1:123456789012:key/[0-9a-f-]{36}", key_arn)
+    assert all(b.kms_key_arn is None for b in outputs.buckets if b.name != CREATED)
     assert attached_policy_document(iam, role_name)["Statement"] == [
         {
             "Action": "s3:GetObject",
@@ -158,7 +298,22 @@ def test_deploy_redeploy_destroy(
                 f"arn:aws:s3:::{DROPPED}/scans/*",
             ],
             "Sid": "ReadConfiguredPrefixes",
-        }
+        },
+        {
+            "Action": "kms:Decrypt",
+            "Condition": {
+                "StringEquals": {"kms:ViaService": "s3.us-east-1.amazonaws.com"},
+                "StringLike": {
+                    "kms:EncryptionContext:aws:s3:arn": [
+                        f"arn:aws:s3:::{CREATED}",
+                        f"arn:aws:s3:::{CREATED}/*",
+                    ]
+                },
+            },
+            "Effect": "Allow",
+            "Resource": key_arn,
+            "Sid": "DecryptThroughS3Key0",
+        },
     ]
 
     # CORS: the customer's rule kept as it was, ours added in place of the old-ID rule of an
@@ -166,8 +321,7 @@ def test_deploy_redeploy_destroy(
     assert cors_rules(s3, EXISTING) == [CUSTOMER_RULE, our_rule(ENCORD_ORIGINS, rule_ids[EXISTING])]
     assert cors_rules(s3, DROPPED) == [CUSTOMER_RULE, our_rule(ENCORD_ORIGINS, rule_ids[DROPPED])]
     assert cors_rules(s3, CREATED) == [our_rule(ENCORD_ORIGINS, rule_ids[CREATED])]
-    encryption = s3.get_bucket_encryption(Bucket=CREATED)["ServerSideEncryptionConfiguration"]
-    assert encryption["Rules"][0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+    log_bucket = assert_hardened(endpoint, key_arn)
 
     # The helper builds registration files straight from the deployed stack's outputs.
     manifests = work / "manifests"
@@ -214,6 +368,22 @@ def test_deploy_redeploy_destroy(
     assert keys == ["images/cat 1.jpg", "images/dog.png", "private/secret.txt", "videos/clip.mp4"]
     s3.head_bucket(Bucket=CREATED)
     assert not any(r["RoleName"] == role_name for r in iam.list_roles()["Roles"])
+    # The key, the created bucket (still encrypted with it) and the log bucket are retained.
+    key = client(endpoint, "kms").describe_key(KeyId=key_arn)["KeyMetadata"]
+    assert (key["Arn"], key["KeyState"]) == (key_arn, "Enabled")
+    assert sse_rule(s3, CREATED)["ApplyServerSideEncryptionByDefault"]["KMSMasterKeyID"] == key_arn
+    s3.head_bucket(Bucket=log_bucket)
+    # So are their policies: S3 may still deliver the logs, and both still refuse plain HTTP.
+    log_policy = json.loads(s3.get_bucket_policy(Bucket=log_bucket)["Policy"])
+    assert any(
+        st.get("Principal") == {"Service": "logging.s3.amazonaws.com"}
+        for st in log_policy["Statement"]
+    )
+    created_policy = json.loads(s3.get_bucket_policy(Bucket=CREATED)["Policy"])
+    assert any(
+        st.get("Condition") == {"Bool": {"aws:SecureTransport": "false"}}
+        for st in created_policy["Statement"]
+    )
 
 
 def test_cdk_cli_reports_config_errors_without_a_traceback(aws: tuple[str, Path]) -> None:

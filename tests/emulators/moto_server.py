@@ -49,6 +49,15 @@ access stack (see the project's local-emulation notes):
    ``Fn::If [condition, element, AWS::NoValue]``. moto keeps them as nulls; the patch drops
    them, as CloudFormation does.
 
+9. The hardening of ``complianceChecks`` (`stacks.config_compliance`). moto's CloudFormation
+   bucket ignores ``VersioningConfiguration``, ``LoggingConfiguration`` and the encryption
+   rule's ``BucketKeyEnabled``; ``AWS::S3::BucketPolicy`` is unsupported; a key's
+   ``KeyPolicy`` is stored as an object, not JSON text (DescribeKey then fails); a log
+   group's ``KmsKeyId`` and a function's ``TracingConfig`` are dropped. The patch applies
+   each as CloudFormation does. moto enforces a bucket policy without evaluating its
+   conditions, so the TLS-only ``Deny`` of every CDK bucket would refuse every request:
+   statements with a ``Condition`` are left out of moto's enforcement (S3 evaluates them).
+
 So a deploy here proves the template's wiring, the order of its updates and deletes, the
 handler role's permissions and the handler's merge logic against a real S3 API; it does not
 prove the Lambda runtime itself (packaging, the asset's imports).
@@ -131,10 +140,11 @@ def patch_moto(endpoint_url: str) -> None:
             backend.delete_bucket_cors(bucket.name)
 
     def create_bucket(
-        cls: Any, resource_name: str, cfn: Any, account_id: str, region_name: str, **kw: Any
+        cls: Any, /, resource_name: str, cfn: Any, account_id: str, region_name: str, **kw: Any
     ) -> Any:
         bucket = original_create(cls, resource_name, cfn, account_id, region_name, **kw)
         _apply_cors(bucket, cfn.get("Properties", {}), account_id)
+        _apply_bucket_hardening(bucket, cfn.get("Properties", {}), account_id)
         return bucket
 
     def update_bucket(
@@ -149,6 +159,7 @@ def patch_moto(endpoint_url: str) -> None:
             cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name
         )
         _apply_cors(bucket, cloudformation_json.get("Properties", {}), account_id)
+        _apply_bucket_hardening(bucket, cloudformation_json.get("Properties", {}), account_id)
         return bucket
 
     bucket_cls.create_from_cloudformation_json = classmethod(create_bucket)  # type: ignore[assignment]
@@ -162,6 +173,8 @@ def patch_moto(endpoint_url: str) -> None:
     _patch_table_settings()
     _patch_queue_event_source()
     _patch_no_value_in_lists()
+    _patch_compliance_properties()
+    bucket_policy_cls = _bucket_policy_model()
 
     class EncordCorsResource(CustomModel):
         """`Custom::EncordBucketCors` carried out in-process by the project's handler logic.
@@ -192,7 +205,7 @@ def patch_moto(endpoint_url: str) -> None:
             )
 
         @classmethod
-        def create_from_cloudformation_json(  # type: ignore[override]
+        def create_from_cloudformation_json(
             cls,
             resource_name: str,
             cloudformation_json: dict[str, Any],
@@ -208,7 +221,7 @@ def patch_moto(endpoint_url: str) -> None:
             return resource
 
         @classmethod
-        def update_from_cloudformation_json(  # type: ignore[override]
+        def update_from_cloudformation_json(
             cls,
             original_resource: Any,
             new_resource_name: str,
@@ -273,6 +286,8 @@ def patch_moto(endpoint_url: str) -> None:
             return EncordCorsResource
         if resource_type == notifications_handler.RESOURCE_TYPE:
             return EncordEventBridgeResource
+        if resource_type == bucket_policy_cls.cloudformation_type():
+            return bucket_policy_cls
         return original_class_from_type(resource_type)
 
     parsing.resource_class_from_type = resource_class_from_type
@@ -613,7 +628,7 @@ def _patch_previous_parameters() -> None:
             for p in incoming_params
             if not p.get("UsePreviousValue") or p["ParameterKey"] in (instance.parameters or {})
         ]
-        return original(self, instance, known)  # type: ignore[no-any-return]
+        return original(self, instance, known)
 
     cfn_models.CloudFormationBackend._resolve_update_parameters = resolve  # type: ignore[method-assign]
 
@@ -729,7 +744,7 @@ def _patch_table_settings() -> None:
     original = Table.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
 
     def create(
-        cls: Any, resource_name: str, cfn: Any, account_id: str, region_name: str, **kw: Any
+        cls: Any, /, resource_name: str, cfn: Any, account_id: str, region_name: str, **kw: Any
     ) -> Any:
         table = original(cls, resource_name, cfn, account_id, region_name, **kw)
         properties = cfn.get("Properties", {})
@@ -766,6 +781,199 @@ def _patch_queue_event_source() -> None:
         return mapping
 
     LambdaBackend.create_event_source_mapping = create_event_source_mapping  # type: ignore[method-assign]
+
+
+def _apply_bucket_hardening(bucket: Any, properties: dict[str, Any], account_id: str) -> None:
+    """What moto's CloudFormation bucket ignores: VersioningConfiguration, LoggingConfiguration
+    and the encryption rule's BucketKeyEnabled (moto keeps only the algorithm and key).
+
+    The server access logs are set as S3 sets them, without moto's check of the target's
+    bucket policy: CloudFormation creates the bucket before the log bucket's policy (the
+    CDK's policy names the bucket in its ``aws:SourceArn`` condition), and S3 accepts that.
+    The target must exist, in the same region, as S3 requires.
+    """
+    from moto.s3 import models as s3_models
+    from moto.s3.exceptions import CrossLocationLoggingProhibited, InvalidTargetBucketForLogging
+
+    backend = s3_models.s3_backends[account_id]["aws"]
+    versioning = properties.get("VersioningConfiguration")
+    if versioning:
+        backend.put_bucket_versioning(bucket.name, versioning["Status"])
+    logging = properties.get("LoggingConfiguration")
+    if logging:
+        target = backend.buckets.get(logging.get("DestinationBucketName", bucket.name))
+        if target is None:
+            raise InvalidTargetBucketForLogging("The target bucket for logging does not exist.")
+        if target.region_name != bucket.region_name:
+            raise CrossLocationLoggingProhibited()
+        bucket.logging = {
+            "TargetBucket": target.name,
+            "TargetPrefix": logging.get("LogFilePrefix", ""),
+        }
+    else:
+        bucket.logging = {}
+    rules = (properties.get("BucketEncryption") or {}).get("ServerSideEncryptionConfiguration")
+    if rules and bucket.encryption and "BucketKeyEnabled" in rules[0]:
+        enabled = str(rules[0]["BucketKeyEnabled"]).lower() == "true"  # True or "true"
+        bucket.encryption["Rule"]["BucketKeyEnabled"] = enabled
+
+
+def _patch_compliance_properties() -> None:
+    """What the compliance packs' hardening sets and moto's CloudFormation drops:
+
+    - ``AWS::KMS::Key``: moto stores the ``KeyPolicy`` object as given, not as the JSON text
+      KMS keeps, so GetKeyPolicy returns an object and DescribeKey fails (500) parsing it.
+    - ``AWS::Logs::LogGroup``: moto reads the API's ``kmsKeyId``, not CloudFormation's
+      ``KmsKeyId``, so the group is created unencrypted.
+    - ``AWS::Lambda::Function``: moto leaves out ``TracingConfig`` on create and update.
+    """
+    from moto.awslambda.models import LambdaFunction
+    from moto.kms.models import Key
+    from moto.logs.models import LogGroup
+
+    create_key = Key.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
+
+    def key(
+        cls: Any, /, resource_name: str, cfn: Any, account_id: str, region_name: str, **kw: Any
+    ) -> Any:
+        properties = cfn.get("Properties", {})
+        if isinstance(properties.get("KeyPolicy"), dict):
+            policy = json.dumps(properties["KeyPolicy"])
+            cfn = {**cfn, "Properties": {**properties, "KeyPolicy": policy}}
+        return create_key(cls, resource_name, cfn, account_id, region_name, **kw)
+
+    create_log_group = LogGroup.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
+
+    def log_group(
+        cls: Any, /, resource_name: str, cfn: Any, account_id: str, region_name: str, **kw: Any
+    ) -> Any:
+        group = create_log_group(cls, resource_name, cfn, account_id, region_name, **kw)
+        group.kms_key_id = cfn.get("Properties", {}).get("KmsKeyId")
+        return group
+
+    create_function = LambdaFunction.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
+    update_function = LambdaFunction.update_from_cloudformation_json.__func__  # type: ignore[attr-defined]
+    no_tracing = {"Mode": "PassThrough"}  # Lambda's default
+
+    def function(
+        cls: Any, /, resource_name: str, cfn: Any, account_id: str, region_name: str, **kw: Any
+    ) -> Any:
+        created = create_function(cls, resource_name, cfn, account_id, region_name, **kw)
+        created.tracing_config = cfn.get("Properties", {}).get("TracingConfig") or no_tracing
+        return created
+
+    def update(
+        cls: Any,
+        original_resource: Any,
+        new_resource_name: str,
+        cloudformation_json: Any,
+        account_id: str,
+        region_name: str,
+    ) -> Any:
+        updated = update_function(
+            cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name
+        )
+        properties = cloudformation_json.get("Properties", {})
+        updated.tracing_config = properties.get("TracingConfig") or no_tracing
+        return updated
+
+    Key.create_from_cloudformation_json = classmethod(key)  # type: ignore[assignment]
+    LogGroup.create_from_cloudformation_json = classmethod(log_group)  # type: ignore[assignment]
+    LambdaFunction.create_from_cloudformation_json = classmethod(function)  # type: ignore[assignment]
+    LambdaFunction.update_from_cloudformation_json = classmethod(update)  # type: ignore[assignment]
+
+
+def _bucket_policy_model() -> Any:
+    """``AWS::S3::BucketPolicy``, which moto's CloudFormation skips: put on create and update,
+    deleted with the stack (the bucket itself may be retained), as CloudFormation does.
+
+    moto enforces a bucket policy on object requests without evaluating conditions (it has
+    no request context for them), so the TLS-only ``Deny`` every CDK bucket has (conditioned
+    on ``aws:SecureTransport`` false) would refuse every request. S3 evaluates it (and the
+    emulator's plain HTTP stands in for S3's HTTPS): here statements with a ``Condition``
+    are left out of moto's enforcement; GetBucketPolicy returns the policy as deployed.
+    """
+    from moto.core.common_models import CloudFormationModel
+    from moto.iam.access_control import IAMPolicy, PermissionResult
+    from moto.s3 import models as s3_models
+
+    def backend(account_id: str) -> Any:
+        return s3_models.s3_backends[account_id]["aws"]
+
+    class BucketPolicy(CloudFormationModel):
+        __module__ = "moto.s3.encord_bucket_policy"  # moto's model registry keys on it
+
+        def __init__(self, physical_id: str, bucket_name: str, account_id: str) -> None:
+            self.physical_id = physical_id
+            self.bucket_name = bucket_name
+            self.account_id = account_id
+
+        @property
+        def physical_resource_id(self) -> str:
+            return self.physical_id
+
+        @staticmethod
+        def cloudformation_name_type() -> str:
+            return ""
+
+        @staticmethod
+        def cloudformation_type() -> str:
+            return "AWS::S3::BucketPolicy"
+
+        @classmethod
+        def has_cfn_attr(cls, attr: str) -> bool:
+            return False
+
+        @classmethod
+        def _put(cls, physical_id: str, cfn: dict[str, Any], account_id: str) -> BucketPolicy:
+            properties = cfn["Properties"]
+            document = properties["PolicyDocument"]
+            text = document if isinstance(document, str) else json.dumps(document)
+            backend(account_id).put_bucket_policy(properties["Bucket"], text.encode())
+            return cls(physical_id, properties["Bucket"], account_id)
+
+        @classmethod
+        def create_from_cloudformation_json(
+            cls,
+            resource_name: str,
+            cloudformation_json: dict[str, Any],
+            account_id: str,
+            region_name: str,
+            **kwargs: Any,
+        ) -> BucketPolicy:
+            return cls._put(resource_name, cloudformation_json, account_id)
+
+        @classmethod
+        def update_from_cloudformation_json(
+            cls,
+            original_resource: Any,
+            new_resource_name: str,
+            cloudformation_json: dict[str, Any],
+            account_id: str,
+            region_name: str,
+        ) -> BucketPolicy:
+            if cloudformation_json["Properties"]["Bucket"] != original_resource.bucket_name:
+                original_resource.delete(account_id, region_name)  # another bucket: replaced
+            return cls._put(original_resource.physical_id, cloudformation_json, account_id)
+
+        def delete(self, account_id: str, region_name: str) -> None:
+            if self.bucket_name in backend(account_id).buckets:
+                backend(account_id).delete_bucket_policy(self.bucket_name)
+
+    def get_permission(self: Any, action: str, resource: str) -> Any:
+        if self.policy is None:
+            return PermissionResult.NEUTRAL
+        document = json.loads(self.policy.decode())
+        statements = document.get("Statement", [])
+        statements = [statements] if isinstance(statements, dict) else statements
+        enforced = [s for s in statements if "Condition" not in s]
+        if not enforced:
+            return PermissionResult.NEUTRAL
+        policy = IAMPolicy(json.dumps({**document, "Statement": enforced}))
+        return policy.is_action_permitted(action, resource)
+
+    s3_models.FakeBucket.get_permission = get_permission  # type: ignore[method-assign]
+    return BucketPolicy
 
 
 def serve(port: int, ready_file: Path | None) -> None:

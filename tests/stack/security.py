@@ -10,6 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 PARTITION = "aws"
+#: The only actions that may be granted on `*`: X-Ray's writes take no resource ARN.
+RESOURCELESS_ACTIONS = frozenset({"xray:PutTraceSegments", "xray:PutTelemetryRecords"})
 ENCRYPTION_CONTEXT = "kms:EncryptionContext:aws:s3:arn"
 
 
@@ -71,12 +73,28 @@ def _kms_problems(logical_id: str, statement: dict[str, Any], buckets: list[Any]
     return problems
 
 
+def _with_its_key(bucket: dict[str, Any], resources: dict[str, Any]) -> dict[str, Any]:
+    """`bucket` with the key the template encrypts it with, when the stack creates it without
+    a `kmsKeyArn` of its own (a compliance pack's default: the stack's key)."""
+    if not bucket.get("create") or bucket.get("kmsKeyArn"):
+        return bucket
+    for resource in resources.values():
+        props = resource.get("Properties", {})
+        if resource["Type"] != "AWS::S3::Bucket" or props.get("BucketName") != bucket["name"]:
+            continue
+        rules = props.get("BucketEncryption", {}).get("ServerSideEncryptionConfiguration", [])
+        default = rules[0].get("ServerSideEncryptionByDefault", {}) if rules else {}
+        if "KMSMasterKeyID" in default:
+            return {**bucket, "kmsKeyArn": resolve(default["KMSMasterKeyID"])}
+    return bucket
+
+
 def security_problems(template: dict[str, Any], config: dict[str, Any]) -> list[str]:
     """Every way `template` breaks the promised security properties for `config`."""
     problems: list[str] = []
     resources = template["Resources"]
     external_id = config["externalId"]
-    buckets = config["buckets"]
+    buckets = [_with_its_key(b, resources) for b in config["buckets"]]
     read_arns = [
         f"arn:{PARTITION}:s3:::{b['name']}/{p}*" for b in buckets for p in b.get("prefixes", [""])
     ]
@@ -119,7 +137,7 @@ def security_problems(template: dict[str, Any], config: dict[str, Any]) -> list[
                 targets = [str(r) for r in as_list(statement.get("Resource", []))]
                 if any(a == "*" or a.endswith(":*") for a in actions):
                     problems.append(f"{logical_id}: a `*` action ({actions})")
-                if "*" in targets:
+                if "*" in targets and not set(actions) <= RESOURCELESS_ACTIONS:
                     problems.append(f"{logical_id}: a `*` resource ({actions})")
                 if "s3:GetObject" in actions:
                     outside = [r for r in targets if not _granted(r, read_arns)]

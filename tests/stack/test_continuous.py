@@ -123,7 +123,7 @@ def as_list(value: Any) -> list[Any]:
 
 
 def statements(synth: Synth) -> list[dict[str, Any]]:
-    _, policy = synth.named("AWS::IAM::Policy", "ContinuousHandlerRole")
+    _, policy = synth.named("AWS::IAM::ManagedPolicy", "ContinuousHandlerRolePolicy")
     return resolve(policy["PolicyDocument"]["Statement"])
 
 
@@ -424,12 +424,16 @@ def test_the_function_role_has_no_other_policy(synth: Synth) -> None:
             "Principal": {"Service": "lambda.amazonaws.com"},
         }
     ]
+    # Its permissions are one managed policy (no inline policy: HIPAA, PCI and NIST packs).
     attached = [
         k
-        for k, v in synth.of_type("AWS::IAM::Policy").items()
+        for k, v in {
+            **synth.of_type("AWS::IAM::Policy"),
+            **synth.of_type("AWS::IAM::ManagedPolicy"),
+        }.items()
         if {"Ref": role_id} in v["Properties"]["Roles"]
     ]
-    assert len(attached) == 1
+    assert len(attached) == 1 and synth.of_type("AWS::IAM::Policy") == {}
 
 
 def test_every_role_has_the_permissions_boundary(synth: Synth) -> None:

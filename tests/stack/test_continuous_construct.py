@@ -93,7 +93,7 @@ def policy_statements(stack: UserStack, template: Template) -> dict[str, dict[st
     role_id = logical_id(stack, role)
     (policy,) = [
         p
-        for p in template.find_resources("AWS::IAM::Policy").values()
+        for p in template.find_resources("AWS::IAM::ManagedPolicy").values()
         if p["Properties"]["Roles"] == [{"Ref": role_id}]
     ]
     return {

@@ -123,8 +123,13 @@ def test_an_imported_bucket_gets_its_own_bucket_scoped_handler(
     assert function["Properties"]["Environment"]["Variables"] == {index.ALLOWED_BUCKETS_ENV: bucket}
     assert function["Properties"]["Handler"] == "index.handler"
     assert template["Resources"][log_group_id]["Type"] == "AWS::Logs::LogGroup"
-    assert "ManagedPolicyArns" not in role["Properties"]
-    (policy,) = role["Properties"]["Policies"]
+    assert "ManagedPolicyArns" not in role["Properties"] and "Policies" not in role["Properties"]
+    role_id = function["Properties"]["Role"]["Fn::GetAtt"][0]
+    (policy,) = [
+        r["Properties"]
+        for r in template["Resources"].values()
+        if r["Type"] == "AWS::IAM::ManagedPolicy" and r["Properties"]["Roles"] == [{"Ref": role_id}]
+    ]
     assert policy["PolicyDocument"]["Statement"] == [
         {
             "Sid": "ChangeOwnBucketNotifications",

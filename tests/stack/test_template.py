@@ -55,8 +55,28 @@ def encord_role(s: Synthesized) -> tuple[str, dict[str, Any]]:
     return next(iter(roles.items()))
 
 
+def access_policy(s: Synthesized) -> dict[str, Any]:
+    """The properties of Encord's policy (the handlers' roles have managed policies too)."""
+    (policy,) = [
+        v["Properties"]
+        for k, v in s.resources("AWS::IAM::ManagedPolicy").items()
+        if "EncordAccessAccessPolicy" in k
+    ]
+    return dict(policy)
+
+
+def handler_policy(s: Synthesized, role_id: str) -> dict[str, Any]:
+    """The managed policy of a handler's role (attached through its ``Roles``)."""
+    (policy,) = [
+        v["Properties"]
+        for v in s.resources("AWS::IAM::ManagedPolicy").values()
+        if v["Properties"]["Roles"] == [{"Ref": role_id}]
+    ]
+    return dict(policy)
+
+
 def statements(s: Synthesized) -> dict[str, dict[str, Any]]:
-    policy = resolve(s.one("AWS::IAM::ManagedPolicy"))
+    policy = resolve(access_policy(s))
     return {st["Sid"]: st for st in policy["PolicyDocument"]["Statement"]}
 
 
@@ -100,8 +120,7 @@ def test_role_settings(full: Synthesized, minimal: Synthesized) -> None:
 
 def test_policy_is_attached_through_the_managed_policy_roles(full: Synthesized) -> None:
     role_id, _ = encord_role(full)
-    policy = full.one("AWS::IAM::ManagedPolicy")
-    assert policy["Roles"] == [{"Ref": role_id}]
+    assert access_policy(full)["Roles"] == [{"Ref": role_id}]
 
 
 # --- the permissions --------------------------------------------------------------------
@@ -286,9 +305,12 @@ def test_cors_handler_may_only_touch_the_existing_buckets_cors(full: Synthesized
         if "HandlerRole" in k
     }
     resources = []
-    for role in handler_roles.values():
-        (policy,) = role["Policies"]
+    for role_id, role in handler_roles.items():
+        # A managed policy, attached through its Roles (no inline policy: HIPAA, PCI, NIST).
+        assert "Policies" not in role
+        policy = resolve(handler_policy(full, role_id))
         st = {s["Sid"]: s for s in policy["PolicyDocument"]["Statement"]}
+        assert set(st) == {"MergeOwnCorsRule", "WriteOwnLogs"}
         assert st["MergeOwnCorsRule"]["Action"] == ["s3:GetBucketCORS", "s3:PutBucketCORS"]
         resources.append(st["MergeOwnCorsRule"]["Resource"])
         assert st["WriteOwnLogs"]["Action"] == ["logs:CreateLogStream", "logs:PutLogEvents"]
@@ -316,9 +338,11 @@ def test_logical_ids_are_those_of_deployed_stacks(full: Synthesized) -> None:
             # CorsHandlerRole and Cors-<bucket>: a custom resource cannot change its
             # ServiceToken, and the old ones are deleted after their rules are removed).
             "EncordAccessBucketCorsexistingdataHandlerRoleA96BA697",
+            "EncordAccessBucketCorsexistingdataHandlerRolePolicyBA66E322",
             "EncordAccessBucketCorsexistingdataHandler6624B8D1",
             "EncordAccessBucketCorsexistingdataRule86288DCA",
             "EncordAccessBucketCorsscanseuHandlerRoleA2CEAFD0",
+            "EncordAccessBucketCorsscanseuHandlerRolePolicy8EC039CC",
             "EncordAccessBucketCorsscanseuHandlerCD0C560F",
             "EncordAccessBucketCorsscanseuRule3F5FDD65",
         ]
@@ -664,7 +688,7 @@ def test_the_sample_cdk_json_synthesizes_role_policy_and_cors(tmp_path: Path) ->
     # as `make synth` does with `-c encord.externalId=...`.
     config = {**sample["context"]["encord"], "externalId": "0f3c9a6e-sample-encord-external-id"}
     s = synth(config, tmp_path)
-    assert len(s.resources("AWS::IAM::ManagedPolicy")) == 1
+    assert access_policy(s)["Roles"] == [{"Ref": encord_role(s)[0]}]
     _, role = encord_role(s)
     assert role["AssumeRolePolicyDocument"]["Statement"][0]["Condition"] == {
         "StringEquals": {"sts:ExternalId": config["externalId"]}
