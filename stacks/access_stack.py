@@ -277,10 +277,11 @@ class EncordAccessStack(Stack):
     ) -> s3.IBucket:
         """The configured bucket: created (``create: true``, with its `hardening`) or
         imported by name."""
-        if hardening is None:
+        if not bucket.create:
             return s3.Bucket.from_bucket_attributes(
                 self, f"Import-{bucket.name}", bucket_name=bucket.name, region=bucket.region
             )
+        assert hardening is not None  # `Hardening.created` has every created bucket
         created = s3.Bucket(
             self,
             f"Bucket-{bucket.name}",
