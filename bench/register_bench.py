@@ -46,9 +46,12 @@ def write_manifests(out: Path, files: int, items: int) -> None:
 
 
 def start_standin(
-    key_file: Path, latency: float, ready: Path
+    key_file: Path, latency: float, ready: Path, *extra: str
 ) -> tuple[subprocess.Popen[bytes], str]:
-    """The stand-in in its own process (its own interpreter lock); returns it and its domain."""
+    """The stand-in in its own process (its own interpreter lock); returns it and its domain.
+
+    `extra`: more stand-in options (such as `--job-latency-per-item SECONDS`).
+    """
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen(
         [
@@ -63,6 +66,7 @@ def start_standin(
             str(latency),
             "--ready-file",
             str(ready),
+            *extra,
         ],
         env=env,
         stdout=subprocess.DEVNULL,

@@ -10,7 +10,7 @@ helps nobody).
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Any, Final
 
 from registration.exit_codes import ExitStatus
 
@@ -40,6 +40,18 @@ class RegisterError(Exception):
 
     def __str__(self) -> str:
         return self.message if not self.hint else f"{self.message}\n  hint: {self.hint}"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled with every attribute, whatever the subclass's `__init__` takes: a worker
+        process of the parallel build raises these into the main one."""
+        return (_rebuild, (type(self), self.args, self.__dict__))
+
+
+def _rebuild(kind: type[RegisterError], args: tuple[Any, ...], state: dict[str, Any]) -> Any:
+    error = kind.__new__(kind)
+    Exception.__init__(error, *args)
+    error.__dict__.update(state)
+    return error
 
 
 class UsageError(RegisterError):

@@ -14,7 +14,9 @@ time than the writer serialising each file again (about 0.05 s per 700,000 items
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from bisect import bisect_right
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from itertools import accumulate
 from typing import NamedTuple
 
 import orjson
@@ -91,6 +93,113 @@ def surely_fits(layout: FileLayout, max_bytes: int) -> int:
     return max_bytes - layout.empty - max(layout.list_bytes.values()) - 1
 
 
+class FileCutter:
+    """The rule that closes files, item by item: `add` says whether an item starts a new file.
+
+    One place for both builds: `chunks` (items as objects) and the parallel build (items as
+    sizes). A file closes when it holds `max_items` items, when the next item's URLs would
+    take it over `max_urls`, or its bytes over `max_bytes`; `layout` gives a file's exact
+    bytes from its items' sizes.
+    """
+
+    def __init__(self, layout: FileLayout, max_items: int, max_urls: int, max_bytes: int) -> None:
+        self._list_bytes = layout.list_bytes
+        self._empty = layout.empty
+        self._max_items, self._max_urls, self._max_bytes = max_items, max_urls, max_bytes
+        self._lists: set[str] = set()
+        self.items = 0
+        self.urls = 0
+        self.size = self._empty
+        """Bytes of the file being filled."""
+        self.closed_size = 0
+        """Bytes of the file the last cut closed."""
+        self.cut = CUT_END
+        """Why the last cut closed its file."""
+
+    def add(self, size: int, top_key: str, urls: int) -> str | None:
+        """Count an item of `size` bytes; the reason the file closes before it, or None."""
+        lists = self._lists
+        add = size + 1 if top_key in lists else size + 1 + self._list_bytes[top_key]
+        cut = None
+        if self.items:
+            if self.items >= self._max_items:
+                cut = CUT_ITEMS
+            elif self.urls + urls > self._max_urls:
+                cut = CUT_URLS
+            elif self.size + add > self._max_bytes:
+                cut = CUT_BYTES
+            if cut is not None:
+                self.cut = cut
+                self.closed_size = self.size
+                lists = self._lists = set()
+                self.items = self.urls = 0
+                self.size = self._empty
+                add = size + 1 + self._list_bytes[top_key]
+        lists.add(top_key)
+        self.items += 1
+        self.urls += urls
+        self.size += add
+        return cut
+
+    def place(
+        self,
+        sizes: Sequence[int],
+        tops: Sequence[int],
+        urls: Sequence[int],
+        names: Sequence[str],
+    ) -> list[tuple[int, str]]:
+        """`add` for a run of items given as columns (`tops` index `names`): the positions
+        where a new file starts, with why the one before closed.
+
+        Stretches that surely fit are counted at once (sums and a search, not a loop over
+        the items); the item at a limit goes through `add`, so the result is `add`'s.
+        """
+        cuts: list[tuple[int, str]] = []
+        count, i = len(sizes), 0
+        while i < count:
+            fits = self._fitting(sizes, tops, urls, names, i, count)
+            if fits:
+                i += fits
+                continue
+            cut = self.add(sizes[i], names[tops[i]], urls[i])
+            if cut is not None:
+                cuts.append((i, cut))
+            i += 1
+        return cuts
+
+    def _fitting(
+        self,
+        sizes: Sequence[int],
+        tops: Sequence[int],
+        urls: Sequence[int],
+        names: Sequence[str],
+        i: int,
+        count: int,
+    ) -> int:
+        """How many items from `i` join the file with no limit in sight (counted in)."""
+        room = min(count - i, self._max_items - self.items)
+        if room <= 0:
+            return 0
+        added_urls = list(accumulate(urls[i : i + room]))
+        room = bisect_right(added_urls, self._max_urls - self.urls)
+        if room <= 0:
+            return 0
+        added = list(accumulate(sizes[i : i + room]))
+        new_lists = {names[top] for top in set(tops[i : i + room])} - self._lists
+        heads = sum(self._list_bytes[name] for name in new_lists)
+        # Each item takes its bytes and a separator; every new list counted as if at the start.
+        budget = self._max_bytes - self.size - heads
+        room = min(room, bisect_right([b + n for n, b in enumerate(added, 1)], budget))
+        if room <= 0:
+            return 0
+        new_lists = {names[top] for top in set(tops[i : i + room])} - self._lists
+        self._lists |= new_lists
+        self.items += room
+        self.urls += added_urls[room - 1]
+        self.size += added[room - 1] + room + sum(self._list_bytes[name] for name in new_lists)
+        return room
+
+
 def chunks(
     items: Iterable[BuiltItem],
     layout: FileLayout,
@@ -109,16 +218,12 @@ def chunks(
     item is serialised once. An item kept that fits no file alone is an internal error.
     """
     check_max_items(max_items)
-    list_bytes = layout.list_bytes
-    empty = layout.empty
     if check_above is None:
         check_above = surely_fits(layout, max_bytes)
     dumps = orjson.dumps
+    cutter = FileCutter(layout, max_items, max_urls, max_bytes)
+    add = cutter.add
     chunk: list[BuiltItem] = []
-    append = chunk.append
-    keys: set[str] = set()
-    urls = 0
-    size = empty
     for built in items:
         measured = len(dumps(built.item))
         if measured > check_above:
@@ -129,29 +234,10 @@ def chunks(
                     f"internal error: item {built.item.get('title')!r} ({measured:,} bytes) "
                     f"does not fit a file of {max_bytes:,} bytes and was not skipped"
                 )
-        top_key = built.top_key
-        add = measured + 1 if top_key in keys else measured + 1 + list_bytes[top_key]
-        item_urls = built.urls
-        if chunk and (
-            len(chunk) >= max_items or urls + item_urls > max_urls or size + add > max_bytes
-        ):
-            if len(chunk) >= max_items:
-                cut = CUT_ITEMS
-            elif urls + item_urls > max_urls:
-                cut = CUT_URLS
-            else:
-                cut = CUT_BYTES
-            yield Chunk(chunk, size, cut)
+        cut = add(measured, built.top_key, built.urls)
+        if cut is not None:
+            yield Chunk(chunk, cutter.closed_size, cut)
             chunk = []
-            append = chunk.append
-            keys = set()
-            urls = 0
-            size = empty
-            add = measured + 1 + list_bytes[top_key]
-        if top_key not in keys:
-            keys.add(top_key)
-        append(built)
-        urls += item_urls
-        size += add
+        chunk.append(built)
     if chunk:
-        yield Chunk(chunk, size, CUT_END)
+        yield Chunk(chunk, cutter.size, CUT_END)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -42,6 +42,25 @@ def natural_key(key: str) -> tuple[tuple[object, ...], str]:
     """Sort key putting ``frame2`` before ``frame10`` (digit runs compared as numbers)."""
     parts = _NUMBER_RUNS.split(key)
     return tuple(int(p) if i % 2 else p for i, p in enumerate(parts)), key
+
+
+_DIGITS_AS_ZERO = str.maketrans("123456789", "000000000")
+
+
+def _natural_sort(members: list[Entry]) -> None:
+    """Sort a group's members by `natural_key` of their keys.
+
+    When every key is ASCII with its digits at the same places (``frame_07``, ``frame_12``),
+    the natural order is the plain order of the keys, which is much cheaper to sort by.
+    """
+    keys = [entry.record.key for entry in members]
+    if (
+        all(key.isascii() for key in keys)
+        and len({k.translate(_DIGITS_AS_ZERO) for k in keys}) == 1
+    ):
+        members.sort(key=lambda e: e.record.key)
+    else:
+        members.sort(key=lambda e: natural_key(e.record.key))
 
 
 def compile_pattern(pattern: str, flag: str) -> Callable[[str], bool]:
@@ -168,14 +187,21 @@ class Grouper:
                     self._skip_entry(entry, skips.UNKNOWN_TYPE, "no extension")
         if not members:
             return
-        members.sort(key=lambda e: natural_key(e.record.key))
+        _natural_sort(members)
         for entry in members:
             if entry.sidecar is not None:
                 self.skip(entry.sidecar.bucket, entry.sidecar.key, skips.SIDECAR_OF_FRAME, None)
         yield Unit(group.mode, group.folder, tuple(members))
 
-    def units(self, entries: Iterator[Entry]) -> Iterator[Unit]:
-        """Units in a deterministic order: singles as they come, groups when they close."""
+    def units(
+        self, entries: Iterator[Entry], watch: Callable[[str], None] | None = None
+    ) -> Generator[Unit, None, None]:
+        """Units in a deterministic order: singles as they come, groups when they close.
+
+        `watch(key)` is called when an entry arrives and no group is open around it (every
+        earlier group closed and reported): the parallel build's cut points
+        (`registration.build.segment`).
+        """
         # The hot loop of the pipeline: lookups are bound to locals on purpose.
         stack: list[_OpenGroup] = []
         last: str | None = None
@@ -196,6 +222,11 @@ class Grouper:
             if stack and not key.startswith(stack[-1].prefix):
                 while stack and not key.startswith(stack[-1].prefix):
                     yield from self._close(stack.pop())
+            if watch is not None and not stack:
+                watch(key)
+            if entry.sidecar_skips:
+                for line in entry.sidecar_skips:
+                    self.skip(*line)
             if key == last:
                 skip_entry(entry, skips.DUPLICATE_KEY)
                 continue

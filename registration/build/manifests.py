@@ -10,10 +10,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from registration.build.pipeline import ManifestSummary, run_pipeline
+from registration.build.parallel import can_fork, default_workers, run_parallel
+from registration.build.pipeline import BucketSource, PipelineOptions, run_pipeline
 from registration.build.plan import SourcePlan, pipeline_options
 from registration.build.sidecars import BodyReader
 from registration.build.spec import BuildOptions, OutputSpec, SourceSpec
+from registration.build.summary import ManifestSummary, summarise
 from registration.build.writer import ManifestWriter, OutputDirectory
 from registration.encord.formats import ItemCheck
 from registration.errors import UsageError
@@ -37,6 +39,11 @@ def build_manifests(
     boto3 client and the S3 GetObject of sidecars.
     """
     pipeline = pipeline_options(options)
+    workers = options.workers if options.workers is not None else default_workers()
+    if workers < 1:
+        raise UsageError(f"--workers {workers}: must be at least 1")
+    if not can_fork():
+        workers = 1
     if options.upsert_metadata and not options.skip_duplicate_urls:
         raise UsageError("--upsert-metadata needs --skip-duplicate-urls (the default)")
     # Before any S3 call: a path that cannot be written should not cost a listing.
@@ -54,7 +61,7 @@ def build_manifests(
             upsert_metadata=options.upsert_metadata,
         )
         try:
-            summary = run_pipeline(sources, pipeline, writer, reporter, item_checks=item_checks)
+            summary = _build(sources, pipeline, writer, reporter, item_checks, workers)
         finally:
             writer.close()
         writer.write_summary(summary.to_json())
@@ -64,3 +71,33 @@ def build_manifests(
         raise
     summary.files = [moved[path.name] for path in summary.files]
     return summary
+
+
+def _build(
+    sources: Sequence[BucketSource],
+    options: PipelineOptions,
+    writer: ManifestWriter,
+    reporter: Reporter,
+    item_checks: Sequence[ItemCheck],
+    workers: int,
+) -> ManifestSummary:
+    """Build every source into `writer`: an inventory with `workers` processes when more
+    than one (`parallel`), else in this process (`pipeline`); the summary."""
+    metadata_file = options.metadata_file
+    if metadata_file is not None:
+        for line in metadata_file.warnings():
+            reporter.warn(line)
+    if workers > 1 and len(sources) == 1 and sources[0].splittable is not None:
+        totals = run_parallel(sources[0], options, writer, reporter, item_checks, workers)
+    else:
+        totals = run_pipeline(sources, options, writer, reporter, item_checks=item_checks)
+    return summarise(
+        totals,
+        writer.files,
+        rules=options.rules,
+        metadata=options.metadata,
+        metadata_file=metadata_file,
+        converted_before=options.keyframes.converted,
+        notes=[source.notes() for source in sources],
+        reporter=reporter,
+    )

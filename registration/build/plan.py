@@ -15,7 +15,7 @@ from registration.build.chunking import check_max_bytes, check_max_items
 from registration.build.classify import Classifier, parse_type_map
 from registration.build.grouping import GroupRules
 from registration.build.keyframes import KeyframeConverter, KeyframeDefaults
-from registration.build.pipeline import BucketSource, PipelineOptions
+from registration.build.pipeline import BucketSource, PipelineOptions, SplittableRows
 from registration.build.sidecars import BodyReader, check_sidecar_suffixes
 from registration.build.sources import ObjectRecord
 from registration.build.spec import BuildOptions, SourceSpec
@@ -32,7 +32,7 @@ from registration.stack_outputs import AccessStackOutputs, load_stack_outputs
 
 def pipeline_options(options: BuildOptions) -> PipelineOptions:
     """Item-building options, checked (bad values raise UsageError naming the flag)."""
-    max_items, max_bytes = _file_limits(options)
+    max_items, max_bytes = file_limits(options)
     keyframes = KeyframeConverter(
         KeyframeDefaults(options.keyframe_sampling_rate, options.keyframe_mode)
     )
@@ -58,7 +58,7 @@ def pipeline_options(options: BuildOptions) -> PipelineOptions:
     )
 
 
-def _file_limits(options: BuildOptions) -> tuple[int, int]:
+def file_limits(options: BuildOptions) -> tuple[int, int]:
     """`max_items` and `max_bytes`: explicit values win over the plan's, the plan's over ours.
 
     An explicit `--max-bytes` is still held to the plan's documented file size.
@@ -234,10 +234,20 @@ class SourcePlan:
                 return reader.records()
             return (r for r in reader.records() if r.key.startswith(prefixes))
 
+        def ignored(count: int) -> None:
+            reader.ignored_rows += count
+
         return BucketSource(
             bucket,
             records,
             urls,
             self._body_reader(),
             notes=lambda: {"inventory_rows_not_current": reader.ignored_rows},
+            splittable=SplittableRows(
+                files=len(reader.manifest.files),
+                spill=lambda index, directory, run_rows: reader.spill(
+                    index, directory, run_rows, prefixes
+                ),
+                ignored=ignored,
+            ),
         )

@@ -25,15 +25,14 @@ sidecar whose key frames are bad is dropped with its reason, never its object.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Final, NamedTuple
 
 import orjson
 
 from registration.build import skips
-from registration.build.keyframes import KeyframeConverter, KeyframeError
-from registration.build.skips import SkipSink
+from registration.build.keyframes import KeyframeError
 from registration.build.sources import ObjectRecord
 from registration.errors import UsageError
 
@@ -48,7 +47,12 @@ MAX_SIDECAR_BYTES = 1024 * 1024
 SIDECAR_FETCH_WORKERS = 16
 _WINDOW = 256
 
+Note = tuple[str, str, str, str | None]
+"""One skip line of a sidecar: (bucket, key, reason, detail)."""
+Notes = tuple[Note, ...]
 BodyReader = Callable[[ObjectRecord], bytes]
+Convert = Callable[[dict[str, Any]], dict[str, Any]]
+"""Brings a metadata document's key frames to the `$encord` form (`KeyframeConverter`)."""
 """Reads an object's bytes (a sidecar): S3 GetObject in production."""
 
 
@@ -66,6 +70,9 @@ class Entry(NamedTuple):
     sidecar: ObjectRecord | None = None
     metadata: dict[str, Any] | None = None
     sidecar_problem: SidecarProblem | None = None
+    sidecar_skips: Notes = ()
+    """Other sidecars of this object, reported (bucket, key, reason, detail) when the entry
+    is grouped: a duplicate sidecar key, or one superseded by a longer suffix."""
 
 
 def check_sidecar_suffixes(suffixes: Sequence[str]) -> tuple[str, ...]:
@@ -93,7 +100,7 @@ def parse_metadata_document(raw: bytes) -> dict[str, Any]:
 
 
 def _load_sidecar(
-    reader: BodyReader, sidecar: ObjectRecord, convert: KeyframeConverter | None
+    reader: BodyReader, sidecar: ObjectRecord, convert: Convert | None
 ) -> tuple[dict[str, Any] | None, SidecarProblem | None]:
     if sidecar.size is not None and sidecar.size > MAX_SIDECAR_BYTES:
         return None, SidecarProblem(
@@ -122,24 +129,29 @@ def _load_sidecar(
 def attach_sidecars(
     records: Iterable[ObjectRecord],
     reader: BodyReader | None,
-    skip: SkipSink,
     *,
     suffixes: Sequence[str] = DEFAULT_SIDECAR_SUFFIXES,
-    convert: KeyframeConverter | None = None,
+    convert: Convert | None = None,
     workers: int = SIDECAR_FETCH_WORKERS,
-) -> Iterator[Entry]:
+    clean: Callable[[ObjectRecord], None] | None = None,
+) -> Generator[Entry, None, None]:
     """Entries for one bucket's records (sorted by key), each with its sidecar's metadata.
 
     A key ending in one of `suffixes` is attached to the object it names (the module's
     pairing rule) and is then not an entry itself; other records pass through. A sidecar
-    that loses to another of the same object goes to `skip`. Sidecar bodies are fetched by
-    a thread pool with a bounded window and passed through `convert`; entries come out in a
-    deterministic order.
+    that loses to another of the same object is carried in its object's entry
+    (`Entry.sidecar_skips`), and reported when the entry is grouped: the order of
+    skipped.jsonl depends on the keys only, never on when a body arrived. Sidecar bodies are
+    fetched by a thread pool with a bounded window and passed through `convert`; entries come
+    out in a deterministic order. `clean(record)` is called for each record read while no
+    earlier object waits for a sidecar (no earlier key is a prefix of its key): the entries of
+    all earlier records come out before its own (the parallel build's cut points, `segment`).
     """
     ordered = check_sidecar_suffixes(suffixes)
     pending: list[ObjectRecord] = []  # objects that may still get a sidecar
     sidecar_at: dict[int, ObjectRecord] = {}  # index in `pending` -> its sidecar
-    window: deque[tuple[ObjectRecord, ObjectRecord | None, Future[Any] | None]] = deque()
+    notes_at: dict[int, list[Note]] = {}  # index in `pending` -> its other sidecars' skips
+    window: deque[tuple[ObjectRecord, ObjectRecord | None, Future[Any] | None, Notes]] = deque()
     pool: ThreadPoolExecutor | None = None
     new_entry = tuple.__new__
 
@@ -164,13 +176,15 @@ def attach_sidecars(
                     current = sidecar_at.get(i)
                     if current is None:
                         sidecar_at[i] = record
-                    elif current.key == key:
-                        skip(record.bucket, key, skips.DUPLICATE_KEY, None)
+                        return True
+                    notes = notes_at.setdefault(i, [])
+                    if current.key == key:
+                        notes.append((record.bucket, key, skips.DUPLICATE_KEY, None))
                     elif len(current.key) < len(key):
                         sidecar_at[i] = record
-                        skip(current.bucket, current.key, skips.SIDECAR_SUPERSEDED, key)
+                        notes.append((current.bucket, current.key, skips.SIDECAR_SUPERSEDED, key))
                     else:
-                        skip(record.bucket, key, skips.SIDECAR_SUPERSEDED, current.key)
+                        notes.append((record.bucket, key, skips.SIDECAR_SUPERSEDED, current.key))
                     return True
                 if len(candidate) < len(base):
                     break
@@ -182,21 +196,26 @@ def attach_sidecars(
             while pending and not key.startswith(pending[-1].key):
                 done = pending.pop()
                 sidecar = sidecar_at.pop(len(pending), None) if sidecar_at else None
+                notes = tuple(notes_at.pop(len(pending), ())) if notes_at else ()
                 if sidecar is None and not window:
-                    yield new_entry(Entry, (done, None, done.metadata, None))
+                    yield new_entry(Entry, (done, None, done.metadata, None, notes))
                     continue
-                window.append((done, sidecar, None if sidecar is None else fetch(sidecar)))
+                window.append((done, sidecar, None if sidecar is None else fetch(sidecar), notes))
                 while window and (
                     len(window) > _WINDOW or window[0][2] is None or window[0][2].done()
                 ):
                     yield _resolve(*window.popleft())
-            if pending and key.endswith(ordered) and pair(record):
-                continue
+            if pending:
+                if key.endswith(ordered) and pair(record):
+                    continue
+            elif clean is not None:
+                clean(record)
             pending.append(record)
         while pending:
             done = pending.pop()
             sidecar = sidecar_at.pop(len(pending), None)
-            window.append((done, sidecar, None if sidecar is None else fetch(sidecar)))
+            notes = tuple(notes_at.pop(len(pending), ()))
+            window.append((done, sidecar, None if sidecar is None else fetch(sidecar), notes))
         while window:
             yield _resolve(*window.popleft())
     finally:
@@ -205,14 +224,14 @@ def attach_sidecars(
 
 
 def _resolve(
-    record: ObjectRecord, sidecar: ObjectRecord | None, future: Future[Any] | None
+    record: ObjectRecord, sidecar: ObjectRecord | None, future: Future[Any] | None, notes: Notes
 ) -> Entry:
     if sidecar is None:
-        return Entry(record, None, record.metadata)
+        return Entry(record, None, record.metadata, None, notes)
     if future is None:
         problem = SidecarProblem(skips.BAD_SIDECAR, "no way to read sidecars")
-        return Entry(record, sidecar, record.metadata, problem)
+        return Entry(record, sidecar, record.metadata, problem, notes)
     doc, problem = future.result()
     if record.metadata:
         doc = {**(doc or {}), **record.metadata}
-    return Entry(record, sidecar, doc, problem)
+    return Entry(record, sidecar, doc, problem, notes)

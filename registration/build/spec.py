@@ -79,6 +79,9 @@ class BuildOptions:
     """Encord plan whose file defaults apply (`limits.PLANS`: free, team, enterprise)."""
     skip_duplicate_urls: bool = True
     upsert_metadata: bool = False
+    workers: int | None = None
+    """Processes building an inventory's items (`--workers`); None: one per CPU. The files
+    are the same whatever the number (`parallel`)."""
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,9 @@ import io
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 
 import orjson
 
@@ -24,7 +24,7 @@ from registration.build.items import BuiltItem
 from registration.build.skips import SKIPPED_FILE
 from registration.encord import formats as f
 from registration.encord.files import manifest_name
-from registration.encord.schema import validate_document
+from registration.encord.schema import envelope_valid, validate_document
 from registration.errors import RegisterError, UsageError
 
 DEFAULT_FORMAT = "json"
@@ -160,11 +160,25 @@ class FileLayout:
         flags: dict[str, bool] = {f.SKIP_DUPLICATE_URLS_KEY: skip_duplicate_urls}
         if upsert_metadata:
             flags[f.UPSERT_METADATA_KEY] = True
-        self.empty = len(b"{" + orjson.dumps(flags)[1:-1] + b"}\n")
+        self.flags = flags
+        self._flag_bytes = orjson.dumps(flags)[1:-1]
+        self.empty = len(b"{" + self._flag_bytes + b"}\n")
         """Bytes of a file without items: braces, flags and the final newline."""
         self.list_bytes = {k: len(orjson.dumps(k) + b":[],") - 1 for k in f.TOP_LEVEL_ORDER}
         """Per top-level list present: `"key":[`, `]` and the separator after it, less the
         separator its last item does not need."""
+        self._list_heads = {k: orjson.dumps(k) + b":[" for k in f.TOP_LEVEL_ORDER}
+
+    def encode(self, lists: Mapping[str, Sequence[bytes | memoryview]]) -> bytes:
+        """The file's bytes from its items' own orjson bytes, per top-level list: what
+        `orjson.dumps(build_document(...)) + b"\\n"` gives for the same items."""
+        parts = [b"{"]
+        for key in f.TOP_LEVEL_ORDER:
+            items = lists.get(key)
+            if items:
+                parts += (self._list_heads[key], b",".join(items), b"],")
+        parts += (self._flag_bytes, b"}\n")
+        return b"".join(parts)
 
 
 def csv_rows(chunk: Iterable[BuiltItem]) -> tuple[list[str], list[list[str]]]:
@@ -189,6 +203,23 @@ def csv_rows(chunk: Iterable[BuiltItem]) -> tuple[list[str], list[list[str]]]:
         row[position[kind]] = title
         table.append(row)
     return header, table
+
+
+class EncodedItem(NamedTuple):
+    """An item already serialised (orjson), with what a file needs to place it."""
+
+    top_key: str
+    data: bytes | memoryview
+    kind: str
+    urls: int
+
+
+def skip_line(bucket: str, key: str, reason: str, detail: str | None) -> bytes:
+    """One line of skipped.jsonl."""
+    line: dict[str, str] = {"bucket": bucket, "key": key, "reason": reason}
+    if detail:
+        line["detail"] = detail
+    return orjson.dumps(line) + b"\n"
 
 
 class ManifestWriter:
@@ -241,23 +272,67 @@ class ManifestWriter:
             json_path.write_bytes(data)
             written.append(json_path)
         if self.fmt in ("csv", "both"):
-            header, rows = csv_rows(chunk)
-            buffer = io.StringIO()
-            out = csv.writer(buffer, lineterminator="\n")
-            out.writerow(header)
-            out.writerows(rows)
-            csv_path = self.out_dir / manifest_name(self._index, "csv")
-            csv_path.write_text(buffer.getvalue(), encoding="utf-8", newline="")
-            written.append(csv_path)
+            written.append(self._write_csv(chunk))
+        self.files += written
+        return written
+
+    def _write_csv(self, chunk: Sequence[BuiltItem]) -> Path:
+        header, rows = csv_rows(chunk)
+        buffer = io.StringIO()
+        out = csv.writer(buffer, lineterminator="\n")
+        out.writerow(header)
+        out.writerows(rows)
+        csv_path = self.out_dir / manifest_name(self._index, "csv")
+        csv_path.write_text(buffer.getvalue(), encoding="utf-8", newline="")
+        return csv_path
+
+    def write_encoded(
+        self,
+        lists: Mapping[str, Sequence[bytes | memoryview]],
+        items: Sequence[EncodedItem] = (),
+        *,
+        max_bytes: int,
+        suspect: bool = False,
+    ) -> list[Path]:
+        """Write one chunk of items already serialised, per top-level list (the parallel
+        build's), byte for byte as `write_chunk` writes the same items; `items` are the same
+        items in order, needed for the CSV form only.
+
+        The items were checked against their list's schema where they were made; the file's
+        own shape (its lists, their lengths, the flags) is checked here. A `suspect` chunk
+        holds an item the schema refused: the whole document is then validated as
+        `write_chunk` does, which names the item and the path.
+        """
+        self._index += 1
+        json_path = self.out_dir / manifest_name(self._index, "json")
+        data = self.layout.encode(lists)
+        lengths = {key: len(values) for key, values in lists.items()}
+        if suspect or not envelope_valid(lengths, self.layout.flags):
+            validate_document(orjson.loads(data), json_path.name)
+        written: list[Path] = []
+        if self.fmt in ("json", "both"):
+            if len(data) > max_bytes:
+                raise RegisterError(
+                    f"internal error: {json_path.name} would be {len(data):,} bytes, over "
+                    f"--max-bytes {max_bytes:,}"
+                )
+            json_path.write_bytes(data)
+            written.append(json_path)
+        if self.fmt in ("csv", "both"):
+            built = [
+                BuiltItem(e.kind, e.top_key, orjson.loads(e.data), e.urls, (), "") for e in items
+            ]
+            written.append(self._write_csv(built))
         self.files += written
         return written
 
     def skip(self, bucket: str, key: str, reason: str, detail: str | None) -> None:
         """Append one line to skipped.jsonl."""
-        line: dict[str, str] = {"bucket": bucket, "key": key, "reason": reason}
-        if detail:
-            line["detail"] = detail
-        self._skipped.write(orjson.dumps(line) + b"\n")
+        self._skipped.write(skip_line(bucket, key, reason, detail))
+
+    def skip_lines(self, lines: bytes | memoryview) -> None:
+        """Append lines made by `skip_line` to skipped.jsonl (the parallel build's)."""
+        self._skipped.write(lines)
 
     def write_summary(self, summary: dict[str, Any]) -> Path:
         """Write summary.json (sorted keys, indented: read by people and scripts)."""

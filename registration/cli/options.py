@@ -94,6 +94,14 @@ def add_source_group(parser: argparse.ArgumentParser) -> argparse._ArgumentGroup
         help=f"concurrent listing requests (default {DEFAULT_LIST_WORKERS})",
     )
     src.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="processes building the items of an --inventory (default: one per CPU); the "
+        "files are the same whatever the number",
+    )
+    src.add_argument(
         "--inventory",
         metavar="PATH_OR_S3_URI",
         help="an S3 Inventory report's manifest.json (CSV or Parquet), local or s3://",
@@ -325,6 +333,7 @@ def build_options(args: argparse.Namespace) -> BuildOptions:
         plan=args.plan,
         skip_duplicate_urls=args.skip_duplicate_urls,
         upsert_metadata=args.upsert_metadata,
+        workers=args.workers,
     )
 
 

@@ -56,14 +56,15 @@ class Items:
         entries = attach_sidecars(
             ordered,
             self.reader,
-            skip,
             suffixes=self.options.sidecar_suffixes,
             convert=self.options.keyframes,
             workers=1,
         )
         for entry in entries:
             if entry.record.key == record.key:
-                return entry
+                for line in entry.sidecar_skips:
+                    skip(*line)
+                return entry._replace(sidecar_skips=())
         return Entry(record, None, record.metadata)
 
     def build(self, bucket: str, entries: Iterable[Entry], skip: SkipSink) -> list[BuiltItem]:

@@ -76,6 +76,50 @@ def explain(document: Any, source: str) -> ManifestInvalid | None:
     )
 
 
+_ARRAY_KEYWORDS = frozenset({"type", "maxItems", "items"})
+
+
+@cache
+def _split_schema() -> tuple[Any, dict[str, tuple[Any, Any]]]:
+    """The schema in two parts that together accept exactly what it accepts: the file's
+    shape (its item lists' items left unconstrained) and, per list, the items' schema.
+
+    Holds because each list's only constraints are its type, its length and `items`; checked
+    here, so that a schema edit that breaks the split fails loudly, not silently.
+    """
+    import jsonschema_rs
+
+    schema = registration_schema()
+    envelope = json.loads(json.dumps(schema))
+    items: dict[str, tuple[Any, Any]] = {}
+    for name, prop in envelope["properties"].items():
+        if "items" not in prop:
+            continue
+        if set(prop) - _ARRAY_KEYWORDS:
+            raise RuntimeError(f"schema: list {name} has constraints beyond {_ARRAY_KEYWORDS}")
+        defs = schema.get("$defs", {})
+        items[name] = (
+            jsonschema_rs.validator_for({"$defs": defs, "type": "array", "items": prop["items"]}),
+            jsonschema_rs.validator_for({"$defs": defs, **prop["items"]}),
+        )
+        del prop["items"]
+    return jsonschema_rs.validator_for(envelope), items
+
+
+def item_list_validators() -> dict[str, tuple[Any, Any]]:
+    """Per item list of the file (`images`, ...): validators of a list of its items and of
+    one item, against the shipped schema's `items` of that list."""
+    return _split_schema()[1]
+
+
+def envelope_valid(lengths: dict[str, int], flags: dict[str, bool]) -> bool:
+    """True when a file with these lists (name -> number of items) and flags has the shape
+    the schema asks for; its items are checked by `item_list_validators`."""
+    document: dict[str, Any] = {name: [None] * count for name, count in lengths.items()}
+    document.update(flags)
+    return bool(_split_schema()[0].is_valid(document))
+
+
 def validate_document(document: Any, source: str) -> None:
     """Raise `ManifestInvalid` naming `source`, the item and the path when invalid."""
     if _fast_validator().is_valid(document):

@@ -4,6 +4,8 @@
 remote call); `prepare_files` decides what is sent (the given directory, a `--schema`-checked
 copy of it, or files built on the fly from a source); `register` holds the state's lock,
 resolves the integration and folder and drives the registrar; both take frozen records.
+Files built on the fly are sent as files cut from them adaptively (`cuts`, `adaptive`)
+unless `RegisterOptions.adaptive` is off; the report then lists the cut files.
 """
 
 from __future__ import annotations
@@ -13,14 +15,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from registration.build.manifests import build_manifests
+from registration.build.plan import file_limits
 from registration.build.spec import BuildOptions, OutputSpec, SourceSpec
 from registration.encord.client import EncordSession
 from registration.encord.connection import EncordConnection
 from registration.encord.formats import ItemCheck
+from registration.encord.limits import DEFAULT_ITEMS_PER_FILE, DEFAULT_MAX_BYTES
 from registration.encord.retry import RetryPolicy, Stopped
 from registration.encord.upload_items import ItemsRefused, upload_items
 from registration.errors import UsageError
 from registration.metadata_schema.filtering import schema_checked_manifests
+from registration.register.adaptive import SizeController
+from registration.register.cuts import CUTS_DIR, AdaptiveCuts
 from registration.register.files import ManifestFile, iter_manifest_files
 from registration.register.lock import hold_state_lock
 from registration.register.registrar import Registrar, SubmitOptions
@@ -48,6 +54,11 @@ class PreparedFiles:
     directory: Path
     files: tuple[ManifestFile, ...]
     state: Path
+    built: bool = False
+    """The files were built by this run from a source (then they may be cut adaptively)."""
+    max_items: int = DEFAULT_ITEMS_PER_FILE
+    max_bytes: int = DEFAULT_MAX_BYTES
+    """The file limits they were built with (`--max-items`, `--max-bytes`, `--plan`)."""
 
 
 def state_path(manifests: Path | None, source: SourceSpec, state: Path | None) -> Path:
@@ -91,6 +102,9 @@ def prepare_files(
         build_manifests(
             source, build, OutputSpec(directory, force=True), reporter, item_checks=checks
         )
+        max_items, max_bytes = file_limits(build)
+        files = tuple(iter_manifest_files(directory))
+        return PreparedFiles(directory, files, state, True, max_items, max_bytes)
     return PreparedFiles(directory, tuple(iter_manifest_files(directory)), state)
 
 
@@ -150,6 +164,17 @@ def _register(
         return report
 
     state = StateStore(prepared.state)
+    cuts = None
+    if _adaptive(prepared, options, state, folder.uuid, reporter):
+        assert folder.uuid is not None
+        cuts = AdaptiveCuts(
+            state,
+            folder.uuid,
+            prepared.files,
+            prepared.state.parent / CUTS_DIR,
+            SizeController(maximum=prepared.max_items),
+            max_bytes=prepared.max_bytes,
+        )
     registrar = Registrar(
         session,
         state,
@@ -163,9 +188,11 @@ def _register(
             job_deadline=options.job_deadline,
         ),
         on_progress=lambda done, total: reporter.progress("units", done, total),
+        on_job=cuts,
     )
 
     def fold() -> None:
+        sent = cuts.files() if cuts is not None else prepared.files
         report.files = [
             file_report(
                 m,
@@ -173,11 +200,18 @@ def _register(
                 m.key in registrar.sent,
                 overdue=m.key in registrar.overdue,
             )
-            for m in prepared.files
+            for m in sent
         ]
+        if cuts is not None:
+            for decision in cuts.controller.decisions:
+                reporter.info(f"adaptive file size: {decision.reason}")
+            cuts.controller.decisions.clear()
 
     try:
-        registrar.run(list(prepared.files))
+        if cuts is not None:
+            registrar.run(cuts, cuts.total_units)
+        else:
+            registrar.run(list(prepared.files))
     except (KeyboardInterrupt, Stopped):
         session.stop.set()
         report.interrupted = True
@@ -192,6 +226,33 @@ def _register(
     fold()
     _write(report, options)
     return report
+
+
+def _adaptive(
+    prepared: PreparedFiles,
+    options: RegisterOptions,
+    state: StateStore,
+    folder_uuid: str | None,
+    reporter: Reporter,
+) -> bool:
+    """Whether to cut the built files adaptively: as asked, unless this state already sent
+    into this folder the other way (switching would send items again), which is then kept."""
+    if not prepared.built or folder_uuid is None:
+        return False
+    if state.cuts(folder_uuid):
+        if not options.adaptive:
+            reporter.info(
+                "--no-adaptive: an earlier run cut the files it sent into this folder "
+                "adaptively; this one goes on the same way, so that no item is sent twice"
+            )
+        return True
+    if options.adaptive and state.sent_any(folder_uuid, [m.key for m in prepared.files]):
+        reporter.info(
+            "an earlier run sent the built files into this folder as they are (--no-adaptive); "
+            "this one goes on the same way, so that no item is sent twice"
+        )
+        return False
+    return options.adaptive
 
 
 def _write(report: RunReport, options: RegisterOptions) -> None:

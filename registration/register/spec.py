@@ -74,6 +74,10 @@ class RegisterOptions:
     """The SDK's typed form (default) or the file form; see `SubmitForm`."""
     job_deadline: float = DEFAULT_JOB_DEADLINE
     """Seconds a run polls one job at most; past that the file stays in flight."""
+    adaptive: bool = True
+    """When `register` builds the files itself: send files cut from them, starting small and
+    sized by how fast Encord registers (`registration.register.adaptive`); no effect on
+    files given as they are (`--manifests`)."""
 
     def check(self) -> None:
         """Raise UsageError (naming the flag) when a value cannot be used."""

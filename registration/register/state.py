@@ -18,6 +18,13 @@ folder's items its units could be confused with as they were before it was first
 lost job and the re-sends are removed (`reconcile_plan` is written before any item is
 deleted, with `kept`: the item kept per unit, which the report counts as registered; `removed`
 once done; see `registration.register.reconcile`).
+
+Files cut adaptively (`registration.register.cuts`) are recorded in `cuts` before anything of
+them is sent: the stream of items they come from, the range they cover, their name and content
+hash. The table is created on opening: an older state file gains it, and an older version of
+encord-register ignores it.
+
+Long: the schema, its upgrades and every read and write of it, in one place.
 """
 
 from __future__ import annotations
@@ -90,6 +97,17 @@ CREATE TABLE IF NOT EXISTS submissions (
     kept BLOB
 );
 CREATE INDEX IF NOT EXISTS submissions_file ON submissions (folder_uuid, file_key);
+CREATE TABLE IF NOT EXISTS cuts (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    folder_uuid TEXT NOT NULL,
+    stream TEXT NOT NULL,
+    start INTEGER NOT NULL,
+    stop INTEGER NOT NULL,
+    file_key TEXT NOT NULL,
+    content_sha256 TEXT NOT NULL,
+    unit_count INTEGER NOT NULL,
+    created_at TEXT NOT NULL
+);
 """
 
 _ADDED_COLUMNS = (
@@ -150,6 +168,20 @@ class Submission:
     """Per unit, the item created after the lost answer and kept (`uuid`, `urls`): registered
     by this file's calls. Written with `reconcile_plan`; None before it, or in a state written
     by a version without it (the report then counts as that version did)."""
+
+
+@dataclass(frozen=True)
+class Cut:
+    """A file cut from a stream of items (`registration.register.cuts`): which items it holds."""
+
+    stream: str
+    """The fingerprint of the built files the items come from."""
+    start: int
+    stop: int
+    """Items `start` (included) to `stop` (excluded), counted across the built files."""
+    file_key: str
+    content_sha256: str
+    unit_count: int
 
 
 class StateStore:
@@ -340,6 +372,46 @@ class StateStore:
                 (folder_uuid, file_key, content_sha256),
             ).fetchone()
         return row is not None
+
+    def add_cut(
+        self,
+        *,
+        folder_uuid: str,
+        stream: str,
+        start: int,
+        stop: int,
+        file_key: str,
+        content_sha256: str,
+        unit_count: int,
+    ) -> None:
+        """Record a cut file (items `start` to `stop` of `stream`), before it is sent."""
+        self._write(
+            "INSERT INTO cuts (folder_uuid, stream, start, stop, file_key, content_sha256,"
+            " unit_count, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (folder_uuid, stream, start, stop, file_key, content_sha256, unit_count, _now()),
+        )
+
+    def cuts(self, folder_uuid: str) -> list[Cut]:
+        """Every cut file recorded for this folder, in the order they were cut."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT stream, start, stop, file_key, content_sha256, unit_count FROM cuts"
+                " WHERE folder_uuid=? ORDER BY id",
+                (folder_uuid,),
+            ).fetchall()
+        return [Cut(*row) for row in rows]
+
+    def sent_any(self, folder_uuid: str, file_keys: list[str]) -> bool:
+        """True when any of these files (any content) was submitted into this folder."""
+        with self._lock:
+            for key in file_keys:
+                row = self._db.execute(
+                    "SELECT 1 FROM submissions WHERE folder_uuid=? AND file_key=? LIMIT 1",
+                    (folder_uuid, key),
+                ).fetchone()
+                if row is not None:
+                    return True
+        return False
 
     def iter_all(self) -> Iterator[Submission]:
         """Every submission, oldest first."""

@@ -1,7 +1,8 @@
 """Run the Encord stand-in on its own (`make demo`, `make emulators`, and by hand).
 
     python -m tests.standin --integration TITLE --public-key-file KEY [--port N]
-        [--job-latency SECONDS] [--concurrent-jobs] [--integration-uuid UUID]
+        [--job-latency SECONDS] [--job-latency-per-item SECONDS] [--concurrent-jobs]
+        [--integration-uuid UUID]
         [--ready-file PATH]
 
 Prints one line ``ready <domain> integration=<uuid>`` when serving; serves until
@@ -92,6 +93,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="how long each registration job takes before its result is ready (default 0.2)",
     )
     parser.add_argument(
+        "--job-latency-per-item",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="added to a job's latency for each of its units: with --job-latency, a fixed "
+        "cost per job plus a cost per item (default 0)",
+    )
+    parser.add_argument(
         "--concurrent-jobs",
         action="store_true",
         help="process registration jobs that overlap in time side by side: each checks for "
@@ -120,7 +129,10 @@ def main(argv: list[str] | None = None) -> int:
         except OSError as exc:
             parser.error(f"--public-key-file {key_file}: cannot read it: {exc.strerror}")
     standin = EncordStandIn(
-        job_latency=args.job_latency, port=args.port, concurrent_jobs=args.concurrent_jobs
+        job_latency=args.job_latency,
+        port=args.port,
+        concurrent_jobs=args.concurrent_jobs,
+        job_latency_per_item=args.job_latency_per_item,
     )
     for key in keys:
         standin.register_public_key(key)

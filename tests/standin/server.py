@@ -103,8 +103,13 @@ class EncordStandIn:
         host: str = "127.0.0.1",
         port: int = 0,
         concurrent_jobs: bool = False,
+        job_latency_per_item: float = 0.0,
     ) -> None:
-        self.store = Store(job_latency=job_latency, concurrent_jobs=concurrent_jobs)
+        self.store = Store(
+            job_latency=job_latency,
+            concurrent_jobs=concurrent_jobs,
+            job_latency_per_item=job_latency_per_item,
+        )
         self.max_poll_hold = max_poll_hold
         self.faults = FaultInjector()
         self.holds = HoldBoard()
@@ -180,6 +185,15 @@ class EncordStandIn:
     @job_latency.setter
     def job_latency(self, value: float) -> None:
         self.store.job_latency = value
+
+    @property
+    def job_latency_per_item(self) -> float:
+        """Seconds each unit adds to its job's latency."""
+        return self.store.job_latency_per_item
+
+    @job_latency_per_item.setter
+    def job_latency_per_item(self, value: float) -> None:
+        self.store.job_latency_per_item = value
 
     @property
     def concurrent_jobs(self) -> bool:

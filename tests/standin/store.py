@@ -1,9 +1,11 @@
 """What the stand-in holds: integrations, folders, items and registration jobs.
 
-Jobs finish `job_latency` seconds after they start. They are settled lazily, in the
-order they were started, whenever any request or inspection touches the store, so a
-job whose client died still completes (as on Encord). By default duplicate detection
-sees every earlier job's items first (jobs are processed one at a time). With
+Jobs finish `job_latency` seconds after they start, plus `job_latency_per_item` seconds per
+unit (a fixed cost per job and a cost per item, the shape adaptive file sizing reacts to).
+They are settled lazily, in the order they were started, whenever any request or
+inspection touches the store, so a job whose client died still completes (as on Encord).
+By default duplicate detection sees every earlier job's items first (jobs are processed one
+at a time). With
 `concurrent_jobs` on, jobs whose processing overlaps are processed side by side: each
 checks for duplicates against the items that existed when it started, so two overlapping
 jobs holding one URL both check before either inserts, and both insert it (the race a
@@ -82,13 +84,26 @@ class NotFound(Exception):
 
 
 _IDS = random.Random()
+_ID_SERIAL = itertools.count(1)
+_ID_BLOCK = 1 << 16
+"""Ids drawn per random prefix: a new random prefix every this many ids."""
+_id_prefix = ""
 
 
 def new_id() -> str:
-    """A random (version 4) UUID string, cheaper than `uuid.uuid4()` for thousands of items."""
-    bits = _IDS.getrandbits(128) & ~(0xF000 << 64) & ~(0xC << 60) | (0x4000 << 64) | (0x8 << 60)
-    text = f"{bits:032x}"
-    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+    """A version-4-shaped UUID string, unique in this process, far cheaper than `uuid.uuid4()`.
+
+    Its first 20 hex digits are random, drawn anew every `_ID_BLOCK` ids; the last 12 count
+    up (`itertools.count` is atomic under the GIL), so no two ids repeat. Item UUIDs are
+    opaque to clients: they need to be unique and UUID-shaped, not unpredictable.
+    """
+    global _id_prefix
+    serial = next(_ID_SERIAL)
+    prefix = _id_prefix
+    if not prefix or serial % _ID_BLOCK == 0:
+        text = f"{_IDS.getrandbits(80):020x}"
+        prefix = _id_prefix = f"{text[:8]}-{text[8:12]}-4{text[13:16]}-8{text[17:20]}-"
+    return f"{prefix}{serial:012x}"
 
 
 def _now_iso(ts: float | None = None) -> str:
@@ -150,7 +165,7 @@ class Folder:
         }
 
 
-@dataclass
+@dataclass(slots=True)
 class Unit:
     """One job unit: a video, an image, an image group, a DICOM series..."""
 
@@ -164,7 +179,7 @@ class Unit:
     form: str = FILE_FORM
 
 
-@dataclass
+@dataclass(slots=True)
 class Item:
     """A stored item."""
 
@@ -486,9 +501,15 @@ def _unknown_keys(model: Any, data: Any, where: str) -> list[str]:
 class Store:
     """Thread-safe storage of everything the stand-in knows."""
 
-    def __init__(self, job_latency: float = 0.0, concurrent_jobs: bool = False) -> None:
+    def __init__(
+        self,
+        job_latency: float = 0.0,
+        concurrent_jobs: bool = False,
+        job_latency_per_item: float = 0.0,
+    ) -> None:
         self.lock = threading.RLock()
         self.job_latency = job_latency
+        self.job_latency_per_item = job_latency_per_item
         self.concurrent_jobs = concurrent_jobs
         self.paused = False
         self._inserted = itertools.count(1)
@@ -592,23 +613,29 @@ class Store:
 
     # -- jobs ----------------------------------------------------------------------
     def start_job(self, folder_uuid: str, body: dict[str, Any]) -> Job:
-        """Record a registration job; it finishes `job_latency` seconds from now."""
+        """Record a registration job; it finishes `job_latency` seconds from now, plus
+        `job_latency_per_item` for each of its units."""
         with self.lock:
             if folder_uuid not in self.folders:
                 raise NotFound(folder_uuid)
             integration = str(body.get("integrationHash") or "")
             if integration not in self.integrations:
                 raise BadRequest(f"integration {integration!r} not found or not accessible")
-            files, data = body.get(FILE_FORM), body.get(TYPED_FORM)
-            if (files is None) == (data is None):
-                raise BadRequest(f"give exactly one of {FILE_FORM} and {TYPED_FORM}")
-            if data is not None:
-                units, skip_duplicates, upsert = parse_data_items(data)
-            else:
-                units = parse_units(files)
-                assert isinstance(files, dict)  # parse_units refuses anything else
-                skip_duplicates = bool(files.get("skip_duplicate_urls", False))
-                upsert = bool(files.get("upsert_metadata", False))
+        files, data = body.get(FILE_FORM), body.get(TYPED_FORM)
+        if (files is None) == (data is None):
+            raise BadRequest(f"give exactly one of {FILE_FORM} and {TYPED_FORM}")
+        # Parsed outside the lock (it reads only the body): other requests, such as the poll
+        # that finishes another job, are not held up by a large file being checked.
+        if data is not None:
+            units, skip_duplicates, upsert = parse_data_items(data)
+        else:
+            units = parse_units(files)
+            assert isinstance(files, dict)  # parse_units refuses anything else
+            skip_duplicates = bool(files.get("skip_duplicate_urls", False))
+            upsert = bool(files.get("upsert_metadata", False))
+        with self.lock:
+            if folder_uuid not in self.folders:
+                raise NotFound(folder_uuid)
             for unit in units:
                 for url in unit.urls:
                     if url in self.reject_urls:
@@ -619,7 +646,7 @@ class Store:
                 folder_uuid=folder_uuid,
                 seq=next(self._seq),
                 started_at=now,
-                due_at=now + self.job_latency,
+                due_at=now + self.job_latency + self.job_latency_per_item * len(units),
                 units=units,
                 ignore_errors=bool(body.get("ignoreErrors", False)),
                 skip_duplicates=skip_duplicates,

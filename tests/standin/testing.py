@@ -59,6 +59,7 @@ def encord_env(
     job_latency: float = 0.0,
     max_poll_hold: float = 0.5,
     concurrent_jobs: bool = False,
+    job_latency_per_item: float = 0.0,
 ) -> Iterator[EncordEnv]:
     """Start a stand-in with one user key and one integration."""
     key_text, key_hex = generate_ssh_key()
@@ -66,7 +67,10 @@ def encord_env(
     key_file.write_text(key_text, encoding="ascii")
     key_file.chmod(0o600)
     with EncordStandIn(
-        job_latency=job_latency, max_poll_hold=max_poll_hold, concurrent_jobs=concurrent_jobs
+        job_latency=job_latency,
+        max_poll_hold=max_poll_hold,
+        concurrent_jobs=concurrent_jobs,
+        job_latency_per_item=job_latency_per_item,
     ) as standin:
         standin.register_public_key(key_hex)
         integration_id = standin.add_integration(INTEGRATION_TITLE)

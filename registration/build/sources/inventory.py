@@ -23,6 +23,7 @@ from urllib.parse import unquote
 
 from registration.build.sources import ObjectRecord
 from registration.build.sources.external_sort import DEFAULT_RUN_ROWS, external_sort
+from registration.build.sources.sorted_runs import SortedRun, spill_runs
 from registration.errors import InputError, UsageError
 
 _CSV_FIELDS = {
@@ -245,6 +246,19 @@ class InventoryReader:
                     f"inventory data file {key} is unreadable ({type(exc).__name__}: {exc})",
                     source=self.location,
                 ) from exc
+
+    def spill(
+        self, index: int, directory: Path, run_rows: int, prefixes: tuple[str, ...] = ("",)
+    ) -> tuple[list[SortedRun], int]:
+        """Sort data file `index`'s current rows under `prefixes` into runs under
+        `directory` (the parallel build's first step); the runs, and the rows ignored."""
+        reader = self._parquet_rows if self.manifest.file_format == "PARQUET" else self._csv_rows
+        before = self.ignored_rows
+        rows = reader(self.manifest.files[index])
+        if prefixes != ("",):
+            rows = (row for row in rows if row[0].startswith(prefixes))
+        runs = spill_runs(rows, run_rows, directory, f"file-{index:06d}")
+        return runs, self.ignored_rows - before
 
     def _all_rows(self) -> Iterator[Row]:
         reader = self._parquet_rows if self.manifest.file_format == "PARQUET" else self._csv_rows

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import weakref
 from typing import Any
 
 from registration.aws_errors import AUTH_CODES, MISSING_BUCKET_CODES, error_code, error_message
@@ -28,7 +30,24 @@ def make_s3_client(region: str | None = None) -> Any:
     )
     config = Config(retries={"max_attempts": 8, "mode": "adaptive"}, max_pool_connections=32)
     session = boto3.session.Session(botocore_session=core)
-    return session.client("s3", region_name=region, config=config)
+    client = session.client("s3", region_name=region, config=config)
+    _fresh_connections_after_fork(client)
+    return client
+
+
+def _fresh_connections_after_fork(client: Any) -> None:
+    """A forked process (the parallel manifest build's workers, `parallel`) must not talk
+    over the connections its parent opened: there, the client's copy drops them (closing a
+    copy of a socket leaves the parent's open) and opens its own on first use."""
+    ref = weakref.ref(client)
+
+    def drop() -> None:
+        copy = ref()
+        http = getattr(getattr(copy, "_endpoint", None), "http_session", None)
+        if http is not None:
+            http.close()
+
+    os.register_at_fork(after_in_child=drop)
 
 
 def s3_error(exc: BaseException, *, bucket: str, action: str) -> RegisterError:

@@ -6,10 +6,10 @@ import argparse
 from pathlib import Path
 
 from registration.build.manifests import build_manifests
-from registration.build.pipeline import ManifestSummary
 from registration.build.skips import CHECK_FAILED, SKIPPED_FILE
 from registration.build.sources.tiering import NOTE_UNKNOWN
 from registration.build.spec import OutputSpec
+from registration.build.summary import ManifestSummary
 from registration.build.writer import DEFAULT_FORMAT, FORMATS
 from registration.cli import options
 from registration.cli.console import Console

@@ -8,7 +8,9 @@ from pathlib import Path
 from registration.cli import options
 from registration.cli.console import Console
 from registration.encord.retry import DEFAULT_BASE_DELAY, DEFAULT_MAX_ATTEMPTS
+from registration.errors import UsageError
 from registration.metadata_schema.organisation import schema_item_checks
+from registration.register.adaptive import ADAPTIVE_START_ITEMS
 from registration.register.lock import hold_state_lock
 from registration.register.report import render_summary
 from registration.register.run import prepare_files, register, state_path
@@ -32,7 +34,9 @@ with add_private_data_to_folder_get_result, several at a time. A state file reco
 step: re-running the same command resumes, never registering anything twice.
 
 Input: --manifests DIR (the output of `encord-register manifest`), or the source
-options of `manifest` to build the files on the fly (kept under the state directory).
+options of `manifest` to build the files on the fly (kept under the state directory);
+those are sent as files cut from them, small at first and growing while Encord gets
+faster per item (--no-adaptive: as built).
 Credentials: --ssh-key-file, or ENCORD_SSH_KEY_FILE / ENCORD_SSH_KEY as the SDK reads
 them; the key is never printed. Domain: --encord-domain or ENCORD_DOMAIN
 (default https://api.encord.com; US: https://api.us.encord.com).
@@ -96,6 +100,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         f"(default {DEFAULT_JOB_DEADLINE:.0f})",
     )
     run_group.add_argument(
+        "--adaptive",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="when register builds the files itself (a source option, not --manifests): send "
+        f"files cut from them, starting at {ADAPTIVE_START_ITEMS} items and growing, up to "
+        "--max-items and --max-bytes, while Encord's time per item falls; shrinking after "
+        "rejections and jobs past --job-deadline (default on; --no-adaptive sends the built "
+        "files as they are)",
+    )
+    run_group.add_argument(
         "--dry-run",
         action="store_true",
         help="resolve the integration and folder, create nothing, print what would be sent",
@@ -137,6 +151,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, console: Console) -> int:
     """Register; return the exit status (PARTIAL when some units failed)."""
+    if args.adaptive and args.manifests is not None:
+        raise UsageError(
+            "--adaptive sizes the files register builds itself; the files in --manifests "
+            f"{args.manifests} are sent as they are",
+            hint="drop --adaptive, or give a source option (such as --bucket) instead of "
+            "--manifests to let register build and cut the files",
+        )
     run_options = RegisterOptions(
         jobs=args.jobs,
         ignore_errors=args.ignore_errors,
@@ -147,6 +168,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
         report=args.report,
         submit_form=SubmitForm(args.submit_form),
         job_deadline=args.job_deadline,
+        adaptive=args.adaptive is not False,
     )
     run_options.check()
     connection = options.encord_connection(args)

@@ -10,6 +10,7 @@ import pytest
 
 from registration.build import items as items_module
 from registration.build import pipeline as pipeline_module
+from registration.build import refusals as refusals_module
 from registration.build import skips
 from registration.build.grouping import natural_key
 from registration.build.manifests import build_manifests
@@ -66,6 +67,7 @@ def test_every_skip_reason_is_reported_with_its_key(
 ) -> None:
     monkeypatch.setattr(items_module, "MAX_URLS_PER_FILE", 3)
     monkeypatch.setattr(pipeline_module, "MAX_CLIENT_METADATA_BYTES", 2_000)
+    monkeypatch.setattr(refusals_module, "MAX_CLIENT_METADATA_BYTES", 2_000)
     lines = [
         {"key": "folder/"},
         {"key": "empty.jpg", "size": 0},

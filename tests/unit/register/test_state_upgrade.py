@@ -52,3 +52,33 @@ def test_an_older_state_file_gains_the_new_columns(tmp_path: Path):
     assert row.baseline == {"search": "cam/", "items": {"i1": ["u1"]}}
     assert row.removed == row.reconcile_plan == [{"uuid": "i2", "urls": ["u1"], "kept": "i1"}]
     assert row.kept == kept
+
+
+def test_an_older_state_file_gains_the_cuts_table_and_resumes_as_before(tmp_path: Path):
+    path = tmp_path / "state.sqlite"
+    db = sqlite3.connect(path)
+    db.executescript(OLD_SCHEMA)
+    db.close()
+
+    store = StateStore(path)
+
+    assert store.cuts("f") == []
+    (row,) = store.chain("f", "a.json", "h")
+    assert row.status == "started"  # its job is polled again, as before
+    store.add_cut(
+        folder_uuid="f",
+        stream="s",
+        start=0,
+        stop=500,
+        file_key="cut-s-000000000-000000500.json",
+        content_sha256="c",
+        unit_count=500,
+    )
+    store.close()
+    (cut,) = StateStore(path).cuts("f")
+    assert (cut.start, cut.stop, cut.file_key, cut.unit_count) == (
+        0,
+        500,
+        "cut-s-000000000-000000500.json",
+        500,
+    )
