@@ -222,6 +222,17 @@ def skip_line(bucket: str, key: str, reason: str, detail: str | None) -> bytes:
     return orjson.dumps(line) + b"\n"
 
 
+def _write_json(path: Path, data: bytes, max_bytes: int | None) -> Path:
+    """Write one JSON registration file; an internal error if it is over `max_bytes`."""
+    if max_bytes is not None and len(data) > max_bytes:
+        raise RegisterError(
+            f"internal error: {path.name} would be {len(data):,} bytes, over "
+            f"--max-bytes {max_bytes:,}"
+        )
+    path.write_bytes(data)
+    return path
+
+
 class ManifestWriter:
     """Writes chunk files and skipped.jsonl into one output directory."""
 
@@ -263,14 +274,7 @@ class ManifestWriter:
         validate_document(document, json_path.name)
         written: list[Path] = []
         if self.fmt in ("json", "both"):
-            data = orjson.dumps(document) + b"\n"
-            if max_bytes is not None and len(data) > max_bytes:
-                raise RegisterError(
-                    f"internal error: {json_path.name} would be {len(data):,} bytes, over "
-                    f"--max-bytes {max_bytes:,}"
-                )
-            json_path.write_bytes(data)
-            written.append(json_path)
+            written.append(_write_json(json_path, orjson.dumps(document) + b"\n", max_bytes))
         if self.fmt in ("csv", "both"):
             written.append(self._write_csv(chunk))
         self.files += written
@@ -311,13 +315,7 @@ class ManifestWriter:
             validate_document(orjson.loads(data), json_path.name)
         written: list[Path] = []
         if self.fmt in ("json", "both"):
-            if len(data) > max_bytes:
-                raise RegisterError(
-                    f"internal error: {json_path.name} would be {len(data):,} bytes, over "
-                    f"--max-bytes {max_bytes:,}"
-                )
-            json_path.write_bytes(data)
-            written.append(json_path)
+            written.append(_write_json(json_path, data, max_bytes))
         if self.fmt in ("csv", "both"):
             built = [
                 BuiltItem(e.kind, e.top_key, orjson.loads(e.data), e.urls, (), "") for e in items
