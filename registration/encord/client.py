@@ -287,22 +287,27 @@ class EncordSession:
         self, folder: StorageFolder, job_uuid: str, timeout_seconds: int = POLL_SECONDS
     ) -> JobOutcome:
         """Long-poll a job once (with retries on transient failures)."""
-        from encord import exceptions as ex
 
         def fetch(_: int) -> Any:
             return folder.add_private_data_to_folder_get_result(
                 uuid.UUID(job_uuid), timeout_seconds=timeout_seconds
             )
 
+        return outcome_from_state(self.poll_call(fetch, job_uuid))
+
+    def poll_call(self, fetch: Callable[[int], Any], job_uuid: str) -> Any:
+        """One poll of a job (`fetch`, retried on transient failures): `JobLost` when Encord
+        no longer knows the job, other failures translated."""
+        from encord import exceptions as ex
+
         try:
-            state = call_with_retry(fetch, classify=classify, policy=self.policy, stop=self.stop)
+            return call_with_retry(fetch, classify=classify, policy=self.policy, stop=self.stop)
         except ex.ResourceNotFoundError:
             raise JobLost(f"Encord does not know job {job_uuid} any more") from None
         except Stopped:
             raise
         except Exception as exc:
             raise translate(exc, f"polling job {job_uuid}", self.domain) from None
-        return outcome_from_state(state)
 
     # items -------------------------------------------------------------------------------
     def list_items(self, folder: StorageFolder, search: str | None) -> list[FolderItem]:

@@ -30,8 +30,7 @@ from registration.encord.client import (
     JobStatus,
     outcome_from_state,
 )
-from registration.encord.failures import JobLost, classify, translate
-from registration.encord.retry import Stopped, call_with_retry
+from registration.encord.failures import translate
 
 if TYPE_CHECKING:
     from encord.orm.storage import DataUploadItems
@@ -132,7 +131,6 @@ def poll_job_state(
     One GET, as each turn of the SDK's own polling loop makes; `JobLost` when Encord no
     longer knows the job. The rest of the answer is parsed by `JobState.outcome`.
     """
-    from encord import exceptions as ex
     from encord.orm.storage import GetUploadJobParams
 
     api = getattr(folder, "_api_client", None)
@@ -148,15 +146,7 @@ def poll_job_state(
             result_type=_raw_answer_type(),
         )
 
-    try:
-        answer = call_with_retry(fetch, classify=classify, policy=session.policy, stop=session.stop)
-    except ex.ResourceNotFoundError:
-        raise JobLost(f"Encord does not know job {job_uuid} any more") from None
-    except Stopped:
-        raise
-    except Exception as exc:
-        raise translate(exc, f"polling job {job_uuid}", session.domain) from None
-    body = answer.body
+    body = session.poll_call(fetch, job_uuid).body
     try:
         status = JobStatus(str(body.get("status"))) if isinstance(body, dict) else None
     except ValueError:
