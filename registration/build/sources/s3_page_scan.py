@@ -10,7 +10,8 @@ one ``StorageClass``. Each field is then one ``findall`` over the body.
 parser would, and returns None otherwise (`s3_pages` then parses the tree as before):
 
 - the body is a complete ``ListBucketResult`` (not an ``Error``, not cut off, no namespace
-  prefix), with no CDATA sections, carriage returns or ``RestoreStatus`` elements;
+  prefix), with no comments, CDATA sections or declarations (``<!``), carriage returns or
+  ``RestoreStatus`` elements;
 - it says ``<EncodingType>url</EncodingType>``;
 - every ``Contents`` yields exactly one key, size and storage class, every
   ``CommonPrefixes`` one prefix, and no value holds an entity reference.
@@ -25,10 +26,10 @@ from typing import NamedTuple
 
 _START = re.compile(rb"\s*(?:<\?xml[^>]*\?>\s*)?<ListBucketResult[\s>]")
 _END = b"</ListBucketResult>"
-_UNSUPPORTED = (b"<![CDATA[", b"\r", b"<RestoreStatus")
-"""What only the XML parser reads right: CDATA, CRs (XML turns them into newlines), and
-restore states (optional, nested, per object). Names with a namespace prefix fail the
-root's match or the counts."""
+_UNSUPPORTED = (b"<!", b"\r", b"<RestoreStatus")
+"""What only the XML parser reads right: comments, CDATA and declarations (``<!``), CRs
+(XML turns them into newlines), and restore states (optional, nested, per object). Names
+with a namespace prefix fail the root's match or the counts."""
 _KEY = re.compile(rb"<Key>([^<&]*)</Key>")
 _SIZE = re.compile(rb"<Size>([0-9]+)</Size>")
 _CLASS = re.compile(rb"<StorageClass>([^<&]*)</StorageClass>")

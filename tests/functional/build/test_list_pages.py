@@ -288,6 +288,9 @@ def test_a_full_s3_answer_is_scanned_and_read_as_botocore_reads_it() -> None:
             contents="<Contents><Key>cr\r</Key><Size>1</Size><StorageClass>S</StorageClass></Contents>"
         ),
         _s3_body("<CommonPrefixes><Prefix>a&amp;b/</Prefix></CommonPrefixes>"),
+        _s3_body(
+            "<!-- <Contents><Key>k</Key><Size>1</Size><StorageClass>S</StorageClass></Contents> -->"
+        ),
         _s3_body("<IsTruncated>false</IsTruncated>"),  # twice: which one counts is XML's
         _s3_body()
         .replace(b"<Contents>", b"<s3:Contents>")
@@ -303,6 +306,7 @@ def test_a_full_s3_answer_is_scanned_and_read_as_botocore_reads_it() -> None:
         "cdata",
         "carriage-return",
         "entity-in-prefix",
+        "comment",
         "repeated-field",
         "namespace-prefix",
         "cut-off",
