@@ -249,13 +249,13 @@ def test_twenty_percent_encord_faults_and_duplicated_events_register_everything_
 
         assert _drain_all(env, pollers=2, batch_size=10)
 
+        dead = env.sqs.receive_message(QueueUrl=env.dlq_url).get("Messages", [])
+        assert dead == [], "messages went to the dead-letter queue"
         items = env.items()
         urls = [u for i in items for u in i["urls"]]
         assert sorted(urls) == sorted(url_of(k) for k in singles + frames)  # each once
         assert len(items) == len(singles) + 2
         assert sum(env.encord.standin.faults.injected.values()) > 0
-        dead = env.sqs.receive_message(QueueUrl=env.dlq_url).get("Messages", [])
-        assert dead == []
 
 
 def test_two_functions_with_duplicate_events_and_lost_answers_register_nothing_twice(
