@@ -169,7 +169,7 @@ def _measure(mode: str, manifest: Path, out: Path) -> dict[str, float]:
 
 def main(argv: list[str] | None = None) -> int:
     """Generate inventories of the given sizes and print the figures of every mode."""
-    from registration.build.parallel import default_workers
+    from registration.processes import default_workers
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000_000])

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from registration.build.parallel import can_fork, default_workers, run_parallel
+from registration.build.parallel import run_parallel
 from registration.build.pipeline import BucketSource, PipelineOptions, run_pipeline
 from registration.build.plan import SourcePlan, pipeline_options
 from registration.build.sidecars import BodyReader
@@ -19,6 +19,7 @@ from registration.build.summary import ManifestSummary, summarise
 from registration.build.writer import ManifestWriter, OutputDirectory
 from registration.encord.formats import ItemCheck
 from registration.errors import UsageError
+from registration.processes import can_fork, default_workers
 from registration.reporter import Reporter
 
 

@@ -19,8 +19,6 @@ is sequential.
 from __future__ import annotations
 
 import multiprocessing
-import os
-import pickle
 import shutil
 import tempfile
 from collections import Counter, deque
@@ -45,7 +43,7 @@ from registration.build.summary import Totals
 from registration.build.writer import EncodedItem, ManifestWriter
 from registration.encord.formats import ItemCheck
 from registration.encord.limits import MAX_CLIENT_METADATA_BYTES, MAX_URLS_PER_FILE
-from registration.errors import RegisterError
+from registration.processes import portable
 from registration.reporter import Reporter
 
 SEGMENT_ROWS: Final = 65_536
@@ -60,27 +58,8 @@ _SPLIT: tuple[SplittableRows, Path] | None = None
 """The build the forked workers serve (set before the pool is made, inherited)."""
 
 
-def default_workers() -> int:
-    """The CPUs this process may run on (the `--workers` default)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
-
-
-def can_fork() -> bool:
-    """True where worker processes can be forked (Linux, macOS)."""
-    return "fork" in multiprocessing.get_all_start_methods()
-
-
 def _portable(exc: Exception) -> Exception:
-    """`exc`, or a RegisterError saying the same, if it would not survive the trip to the
-    main process (an exception that cannot be unpickled there would hang the pool)."""
-    try:
-        pickle.loads(pickle.dumps(exc))  # noqa: S301 - our own bytes, just made
-    except Exception:  # any failure: send something that travels
-        return RegisterError(f"a manifest worker failed: {type(exc).__name__}: {exc}")
-    return exc
+    return portable(exc, "a manifest worker")
 
 
 def _spill_task(index: int) -> tuple[list[SortedRun], int]:

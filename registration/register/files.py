@@ -3,18 +3,27 @@
 Listing, loading and walking the files is `registration.encord.files`; this module adds
 what registering needs: a content hash and a unit count per file, and a check, when a file
 is read again to be sent, that it is still the content that was fingerprinted.
+
+Every file is read, validated and fingerprinted before anything is sent; with many files
+that is done by worker processes (about 15 ms a file of 10,000 items here, mostly parsing),
+the results taken in file order, so the first invalid file is the one reported either way.
 """
 
 from __future__ import annotations
 
 import hashlib
+import multiprocessing
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from registration.encord.files import count_units, iter_manifest_paths, parse_manifest, read_bytes
 from registration.errors import InputError
+from registration.processes import can_fork, default_workers, portable
+
+PARALLEL_FILES: Final = 8
+"""Files from which they are fingerprinted by worker processes (fewer: starting them costs more)."""
 
 
 @dataclass(frozen=True)
@@ -42,17 +51,38 @@ class ManifestFile:
         return parse_manifest(raw, self.path, validated=True)
 
 
-def iter_manifest_files(directory: Path) -> Iterator[ManifestFile]:
+def iter_manifest_files(directory: Path, workers: int | None = None) -> Iterator[ManifestFile]:
     """The registration files in `directory` (`manifest-NNNNN.json`, in order).
 
     Each is read, validated and fingerprinted; a corrupt file raises InputError naming
-    it before anything is sent.
+    it before anything is sent. `workers`: processes to use (default: one per CPU).
     """
-    for path in iter_manifest_paths(directory):
-        raw = read_bytes(path)
-        yield ManifestFile(
-            key=path.relative_to(directory).as_posix(),
-            path=path,
-            sha256=hashlib.sha256(raw).hexdigest(),
-            units=count_units(parse_manifest(raw, path)),
-        )
+    paths = list(iter_manifest_paths(directory))
+    workers = default_workers() if workers is None else workers
+    if workers < 2 or len(paths) < PARALLEL_FILES or not can_fork():
+        for path in paths:
+            yield _manifest_file(directory, path, fingerprint(path))
+        return
+    with multiprocessing.get_context("fork").Pool(min(workers, len(paths))) as pool:
+        for path, found in zip(paths, pool.imap(_fingerprint_task, paths), strict=True):
+            yield _manifest_file(directory, path, found)
+
+
+def fingerprint(path: Path) -> tuple[str, int]:
+    """A registration file's content hash and unit count, once it is validated."""
+    raw = read_bytes(path)
+    return hashlib.sha256(raw).hexdigest(), count_units(parse_manifest(raw, path))
+
+
+def _fingerprint_task(path: Path) -> tuple[str, int]:
+    try:
+        return fingerprint(path)
+    except Exception as exc:
+        raise portable(exc, "a worker reading registration files") from None
+
+
+def _manifest_file(directory: Path, path: Path, found: tuple[str, int]) -> ManifestFile:
+    sha256, units = found
+    return ManifestFile(
+        key=path.relative_to(directory).as_posix(), path=path, sha256=sha256, units=units
+    )

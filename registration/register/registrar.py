@@ -132,6 +132,7 @@ class Registrar:
         options: SubmitOptions,
         on_progress: Callable[[int, int], None] | None = None,
         on_job: JobListener | None = None,
+        on_file: Callable[[ManifestFile], None] | None = None,
     ) -> None:
         if folder.uuid is None or folder.handle is None:
             raise ValueError("the folder must exist before registering")
@@ -146,6 +147,7 @@ class Registrar:
         """Files whose job was still running at `job_deadline` (polled again next run)."""
         self._on_progress = on_progress
         self._on_job = on_job
+        self._on_file = on_file
         self.cleanup = DuplicateCleanup(session, state, folder)
         self._progress_lock = threading.Lock()
         self._units_done = 0
@@ -252,6 +254,8 @@ class Registrar:
             self._resend(tail, manifest, cancelled=resumed or self.options.retry_failed)
         for sub in self.state.chain(self.folder_uuid, manifest.key, manifest.sha256):
             self.cleanup.reconcile(sub, functools.partial(self._document, manifest=manifest))
+        if self._on_file is not None:  # this run will not change the file's state any more
+            self._on_file(manifest)
         self._progress(manifest.units)
 
     def _drive(self, sub: Submission, manifest: ManifestFile, ticket: Ticket) -> Submission:
@@ -265,7 +269,8 @@ class Registrar:
                 raise Stopped
             prepared: _Prepared | None = None
             if sub.status in (Status.NEW, Status.STARTING):
-                prepared = self._prepare(sub, manifest)
+                with self.slots.preparing(ticket):
+                    prepared = self._prepare(sub, manifest)
                 if prepared is None:  # refused by the SDK's models, recorded
                     sub = self.state.get(sub.id)
                     continue

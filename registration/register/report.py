@@ -5,8 +5,9 @@ Built from the state store only, so a report after a resume covers earlier runs 
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from enum import StrEnum
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -135,11 +136,25 @@ class RunReport:
         return ExitStatus.OK
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON report."""
-        body = asdict(self)
+        """The JSON report: what `dataclasses.asdict` gives, plus `totals` and `exit_status`.
+
+        Built field by field, sharing the report's lists instead of deep-copying them as
+        `asdict` does: a run of 100 files of 10,000 items holds a million item UUIDs, and
+        copying them took about a second at the end of every run. Serialise it before the
+        report changes.
+        """
+        body = _shallow(self)
+        body["files"] = [
+            {**_shallow(f), "failed": [_shallow(u) for u in f.failed]} for f in self.files
+        ]
         body["totals"] = self.totals()
         body["exit_status"] = int(self.exit_status())
         return body
+
+
+def _shallow(record: Any) -> dict[str, Any]:
+    """A dataclass's fields as a dict, the values themselves (not copies)."""
+    return {f.name: getattr(record, f.name) for f in fields(record)}
 
 
 def file_report(
@@ -167,15 +182,13 @@ def file_report(
     for sub in chain:
         if sub.status is Status.FINISHED and sub.result is not None:
             removed = {str(r["uuid"]) for r in sub.removed or []}
-            created = [str(uid) for uid, _ in sub.result.get("items", [])]
-            own = [uid for uid in created if uid not in removed]
+            created = list(map(str, map(itemgetter(0), sub.result.get("items", []))))
+            own = [uid for uid in created if uid not in removed] if removed else created
             # Kept after a lost answer but made by another of this tool's jobs (the lost one);
             # an item an earlier submission of the file counted is not counted again.
-            theirs = [
-                uid
-                for uid in dict.fromkeys(str(k["uuid"]) for k in sub.kept or [])
-                if uid not in counted and uid not in own
-            ]
+            kept = dict.fromkeys(str(k["uuid"]) for k in sub.kept or [])
+            mine = set(own) if kept else set()
+            theirs = [uid for uid in kept if uid not in counted and uid not in mine]
             report.registered += len(own) + len(theirs)
             report.item_uuids += own + theirs
             counted.update(own, theirs)

@@ -7,11 +7,17 @@ strictly in the order they were issued, so files are started in the order they a
 (with `--jobs 1`, one after the other, as without the prefetch). A ticket that needs no slot
 (its file is already registered, or refused before anything is sent) is passed, and the
 tickets after it move up.
+
+Preparing a file is CPU work under one interpreter lock, so the threads prepare one file at
+a time, the earliest ticket waiting first (`preparing`): at the start of a run the first
+file is ready after one file's work, not after all the prefetched files' work shared out.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from registration.encord.retry import Stopped
@@ -40,6 +46,8 @@ class JobSlots:
         self._next = 0
         self._passed: set[int] = set()
         self._stop = stop
+        self._preparing = False
+        self._to_prepare: set[int] = set()
 
     def ticket(self) -> Ticket:
         """A place at the end of the line."""
@@ -62,6 +70,30 @@ class JobSlots:
             self._next += 1
             self._skip_passed()
             self._cond.notify_all()
+
+    @contextmanager
+    def preparing(self, ticket: Ticket) -> Iterator[None]:
+        """Hold the one preparation turn: granted to the earliest ticket waiting for it.
+
+        Only the tickets waiting are compared (a ticket that prepares nothing never blocks
+        another), so the turn is never held up; `Stopped` once `stop` is set.
+        """
+        with self._cond:
+            self._to_prepare.add(ticket.number)
+            try:
+                while self._preparing or ticket.number != min(self._to_prepare):
+                    if self._stop.is_set():
+                        raise Stopped
+                    self._cond.wait(WAIT_SECONDS)
+            finally:
+                self._to_prepare.discard(ticket.number)
+            self._preparing = True
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._preparing = False
+                self._cond.notify_all()
 
     def release(self) -> None:
         """Give a slot back."""

@@ -29,6 +29,7 @@ from registration.build.manifests import build_manifests
 from registration.build.sources import ObjectRecord
 from registration.build.spec import BuildOptions, OutputSpec, SourceSpec
 from registration.build.summary import ManifestSummary
+from registration.processes import default_workers
 from registration.reporter import SILENT
 
 SCHEMA = "Bucket, Key, Size, StorageClass, IsLatest"
@@ -213,7 +214,7 @@ def test_one_worker_per_cpu_by_default_and_zero_is_refused(tmp_path: Path) -> No
     from registration.errors import UsageError
 
     manifest = _write_inventory(tmp_path / "inv", 500, unsorted=False, readme=False)
-    assert parallel.default_workers() >= 1
+    assert default_workers() >= 1
     with pytest.raises(UsageError, match="--workers 0: must be at least 1"):
         build_manifests(
             SourceSpec(inventory=str(manifest)),

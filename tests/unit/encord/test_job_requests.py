@@ -6,6 +6,8 @@ import uuid
 
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from registration.encord.client import JobStatus
 from registration.encord.job_requests import JobState, parse_job_state, prepare_job
@@ -62,3 +64,116 @@ def test_a_polled_answer_is_parsed_by_the_sdks_model_when_asked():
     assert (outcome.done, outcome.failed) == (1, 0)
     with pytest.raises(Exception, match="polling job job"):
         parse_job_state({"status": "DONE", "itemsWithNames": "nope"}, "job", "d")
+
+
+def _answer(items: object, **fields: object) -> dict[str, object]:
+    return {
+        "status": "DONE",
+        "itemsWithNames": items,
+        "errors": [],
+        "unitsPendingCount": 0,
+        "unitsDoneCount": 2,
+        "unitsErrorCount": 0,
+        "unitsCancelledCount": 0,
+        "unitErrors": [],
+        **fields,
+    }
+
+
+def _by_the_sdk(body: object) -> object:
+    """What the SDK's model alone makes of an answer: the outcome, or the error's type."""
+    from encord.orm.storage import UploadLongPollingState
+
+    from registration.encord.client import outcome_from_state
+
+    try:
+        return outcome_from_state(UploadLongPollingState.from_dict(body))
+    except Exception as exc:
+        return type(exc)
+
+
+def _by_the_helper(body: object) -> object:
+    from encord.exceptions import EncordException
+
+    try:
+        return parse_job_state(body, "job", "d")
+    except Exception as exc:  # translated: the SDK's EncordException becomes ours
+        assert "polling job job" in str(exc)
+        return EncordException
+
+
+UID = "0b9c3a4e-7f7e-4c1a-9d7e-2f9a1b2c3d4e"
+ODD_ITEMS = [
+    [{"itemUuid": UID, "name": "a.jpg"}, {"itemUuid": str(uuid.UUID(int=2)), "name": "b/ü.jpg"}],
+    [{"itemUuid": UID.upper(), "name": "a"}],  # the model gives the lowercase form
+    [{"itemUuid": "{" + UID + "}", "name": "a"}],
+    [{"itemUuid": "urn:uuid:" + UID, "name": "a"}],
+    [{"itemUuid": UID.replace("-", ""), "name": "a"}],
+    [{"itemUuid": UID, "name": 7}],  # refused by the model
+    [{"itemUuid": UID}],
+    [{"itemUuid": "not-a-uuid", "name": "a"}],
+    [{"itemUuid": UID, "name": "a", "extra": 1}],  # ignored by the model
+    [{"item_uuid": UID, "name": "a"}],  # the field's own name: accepted by the model
+    [{"item_uuid": str(uuid.UUID(int=3)), "itemUuid": UID, "name": "a"}],
+    ["nope"],
+    [],
+    "nope",
+    None,
+]
+
+
+@pytest.mark.parametrize("items", ODD_ITEMS, ids=range(len(ODD_ITEMS)))
+def test_the_answer_is_read_as_the_sdks_model_reads_it(items):
+    body = _answer(items)
+    assert _by_the_helper(body) == _by_the_sdk(body)
+
+
+def test_the_rest_of_the_answer_is_still_read_by_the_sdks_model():
+    items = [{"itemUuid": UID, "name": "a"}]
+    failed = _answer(
+        items,
+        status="ERROR",
+        errors=["boom"],
+        unitErrors=[
+            {
+                "objectUrls": ["https://b/x.jpg"],
+                "error": "unreadable",
+                "subtaskUuid": UID,
+                "actionDescription": "Registering image",
+            }
+        ],
+        unitsErrorCount=1,
+    )
+    outcome = _by_the_helper(failed)
+    assert outcome == _by_the_sdk(failed)
+    assert outcome.items == ((UID, "a"),) and outcome.failed == 1
+    assert outcome.unit_errors[0].urls == ("https://b/x.jpg",)
+    for broken in (_answer(items, status="LOST"), _answer(items, unitsDoneCount="many")):
+        assert _by_the_helper(broken) == _by_the_sdk(broken)
+    snake = {k: v for k, v in _answer(items).items() if k != "itemsWithNames"}
+    snake["items_with_names"] = [{"itemUuid": UID.upper(), "name": "a"}]
+    assert _by_the_helper(snake) == _by_the_sdk(snake)
+    assert _by_the_helper(snake).items == ((UID, "a"),)
+
+
+@given(
+    st.lists(
+        st.fixed_dictionaries(
+            {
+                "itemUuid": st.one_of(
+                    st.uuids().map(str),
+                    st.uuids().map(lambda u: str(u).upper()),
+                    st.uuids().map(lambda u: u.hex),
+                    st.text(max_size=40),
+                ),
+                "name": st.one_of(st.text(), st.integers()),
+            },
+            optional={"extra": st.integers()},
+        ),
+        max_size=6,
+    )
+)
+@settings(max_examples=150, deadline=None)
+def test_any_items_are_read_as_the_sdks_model_reads_them(items):
+    body = _answer(items)
+    assert _by_the_helper(body) == _by_the_sdk(body)

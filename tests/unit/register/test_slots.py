@@ -65,3 +65,61 @@ def test_a_ticket_is_used_once_and_waiting_stops_with_the_run():
     stop.set()
     with pytest.raises(Stopped):
         slots.acquire(second)
+
+
+def test_files_are_prepared_one_at_a_time_earliest_ticket_first():
+    slots = JobSlots(8, threading.Event())
+    tickets = [slots.ticket() for _ in range(5)]
+    order: list[int] = []
+    inside = 0
+    most_inside = 0
+    lock = threading.Lock()
+
+    def prepare(ticket):
+        nonlocal inside, most_inside
+        with slots.preparing(ticket):
+            with lock:
+                inside += 1
+                most_inside = max(most_inside, inside)
+            order.append(ticket.number)
+            time.sleep(0.05)
+            with lock:
+                inside -= 1
+
+    with slots.preparing(tickets[4]):  # held while the others line up, latest first
+        waiters = [
+            threading.Thread(target=prepare, args=(t,))
+            for t in (tickets[3], tickets[0], tickets[2])
+        ]
+        for waiter in waiters:
+            waiter.start()
+            time.sleep(0.05)
+        time.sleep(0.3)
+        assert order == []
+    for waiter in waiters:
+        waiter.join(timeout=5)
+    # ticket 1 never prepares (its file needs no request): it holds nobody up
+    assert order == [0, 2, 3]
+    assert most_inside == 1
+
+
+def test_waiting_to_prepare_stops_with_the_run():
+    stop = threading.Event()
+    slots = JobSlots(1, stop)
+    first, second = slots.ticket(), slots.ticket()
+    failed: list[BaseException] = []
+
+    def wait_turn():
+        try:
+            with slots.preparing(second):
+                pass
+        except Stopped as exc:
+            failed.append(exc)
+
+    with slots.preparing(first):
+        waiter = threading.Thread(target=wait_turn)
+        waiter.start()
+        time.sleep(0.1)
+        stop.set()
+        waiter.join(timeout=5)
+    assert len(failed) == 1

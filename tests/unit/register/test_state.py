@@ -221,3 +221,42 @@ def test_a_state_file_of_another_format_version_is_refused(tmp_path: Path):
     with pytest.raises(UsageError, match="format version '2'"):
         StateStore(path)
     StateStore(tmp_path / "fresh.sqlite").close()  # a new file is written at this version
+
+
+def test_report_dict_is_what_asdict_gives_with_totals():
+    """`to_dict` builds the report without deep copies; the JSON is what `asdict` gave."""
+    from dataclasses import asdict
+
+    import orjson
+
+    from registration.register.report import FailedUnit, FileReport, FileState
+
+    files = [
+        FileReport(
+            "manifest-00001.json",
+            3,
+            FileState.PARTIAL,
+            registered=1,
+            skipped_duplicates=1,
+            cancelled=0,
+            failed=[FailedUnit(["s3://b/a.jpg", "s3://b/b.jpg"], "unreadable")],
+            item_uuids=["u-1"],
+            jobs=["j-1", "j-2"],
+            forced_skip_duplicates=True,
+            sent_this_run=True,
+            removed_duplicates=[{"uuid": "u-2", "urls": ["s3://b/c.jpg"], "kept": "u-1"}],
+        ),
+        FileReport(
+            "manifest-00002.json",
+            2,
+            FileState.REFUSED,
+            error="refused",
+            problems=[{"item": "images[0]", "path": "$.title", "error": "too long"}],
+            past_deadline=True,
+        ),
+    ]
+    report = RunReport("p", "f", "i", "iid", interrupted=False, files=files, created_folders=["p"])
+    expected = {**asdict(report), "totals": report.totals()}
+    expected["exit_status"] = int(report.exit_status())
+    assert report.to_dict() == expected
+    assert orjson.dumps(report.to_dict()) == orjson.dumps(expected)
