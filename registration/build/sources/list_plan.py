@@ -37,9 +37,10 @@ class Unit:
     def __init__(self, prefix: str, siblings: Siblings) -> None:
         self.prefix = prefix
         self.siblings = siblings
-        self.seen = 0
         self.expect: str | None = None
         """Where a sibling says this sub-prefix probably ends."""
+        self.rounds = 0
+        """How many times its open end was cut (one piece at a time lists the open end)."""
 
 
 class Piece:
@@ -81,18 +82,28 @@ class Plan:
         self.stop = False
 
     def take(self) -> Piece | None:
-        """The first unstarted piece among the first `window` pieces (lock held)."""
+        """An unstarted piece among the first `window` pieces (lock held): the first one
+        that is `sampled` (an open stretch, whose first page decides how what follows is
+        cut), so that the next pieces are known before the workers run out of them; else
+        the first one."""
         counted = 0
+        first: Piece | None = None
         for entry in self.order:
             if isinstance(entry, list):
                 continue
             counted += 1
             if counted > self.window:
-                return None
-            if not entry.started:
-                entry.started = True
-                return entry
-        return None
+                break
+            if entry.started:
+                continue
+            if entry.sampled:
+                first = entry
+                break
+            if first is None:
+                first = entry
+        if first is not None:
+            first.started = True
+        return first
 
     def finished(self) -> bool:
         """Nothing is being listed and nothing is left to start (lock held)."""

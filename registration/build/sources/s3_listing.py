@@ -210,7 +210,6 @@ class BucketLister:
         if not flat or not usable_bound(last):
             return [Piece(piece.prefix, piece.unit, expand=True, token=page.next_token)]
         rest = Unit(piece.prefix, Siblings(1))
-        rest.seen = len(page.objects)
         return self._pieces(piece.prefix, rest, [r.key for r in page.objects], last, None)
 
     def _pieces(
@@ -219,9 +218,10 @@ class BucketLister:
         """``(after, upto]`` cut into pieces guessed from `sample` (one piece if no cut).
 
         An open stretch is cut up to where a sibling says the sub-prefix ends, if that is
-        still ahead; else in a ladder reaching about twice what the (sub-)prefix has shown
-        so far (at least enough for every worker), whose first pieces, one per worker for
-        a flat prefix, are all of the base size (fewer workers wait for a re-cut).
+        still ahead; else in a ladder of about one base-size piece per worker (`_ahead`),
+        whose first pieces, one per worker for a flat prefix, are all of the base size
+        (fewer workers wait for a re-cut). The open piece left after it is listed before
+        the others (`Plan.take`): its first page cuts the next stretch while they run.
         """
         cuts: list[str] = []
         if len(sample) > 1:
@@ -229,7 +229,7 @@ class BucketLister:
             if upto is None and unit.expect is not None and unit.expect > after:
                 cuts = model.cuts(after, unit.expect, _PIECE_KEYS, 0, even=True)
             else:
-                ahead = max(2 * unit.seen, self.workers * _PIECE_KEYS / unit.siblings.count)
+                ahead = self._ahead(unit)
                 level = max(2, self.workers // unit.siblings.count)
                 cuts = model.cuts(after, upto, _PIECE_KEYS, ahead, level=level)
         bounds = [after, *cuts, upto]
@@ -237,6 +237,20 @@ class BucketLister:
             Piece(prefix, unit, after=low, upto=high, sampled=high is None)
             for low, high in itertools.pairwise(bounds)
         ]
+
+    def _ahead(self, unit: Unit) -> float:
+        """Keys to cut ahead of an open stretch: its share of one piece per worker, doubling
+        with each cut of the same stretch up to one piece per worker (a large sub-prefix
+        among many small ones ends up listed by every worker).
+
+        It depends only on the keys and the cuts made, never on how far other pieces have
+        got: the same bucket is cut at the same points on every run (and in the benchmark,
+        which caches the server's answers, asks the same requests).
+        """
+        share = self.workers * _PIECE_KEYS / unit.siblings.count
+        grown = _PIECE_KEYS * 2.0**unit.rounds
+        unit.rounds += 1
+        return min(self.workers * _PIECE_KEYS, max(share, grown))
 
     def _list(self, piece: Piece, plan: Plan) -> None:
         """List the piece's keys, cutting off what follows when it turns out large."""
@@ -254,8 +268,6 @@ class BucketLister:
                     break
                 batch.append(self.tiers.resolve(record))
             piece.pages += 1
-            with plan.cond:
-                piece.unit.seen += len(batch)
             siblings, start = piece.unit.siblings, len(piece.unit.prefix)
             if first and piece.pages == 1 and not done and siblings.sample is None:
                 siblings.sample = [r.key[start:] for r in batch]
