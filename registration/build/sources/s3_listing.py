@@ -230,6 +230,7 @@ class BucketLister:
                 cuts = model.cuts(after, unit.expect, _PIECE_KEYS, 0, even=True)
             else:
                 ahead = self._ahead(unit)
+                unit.rounds += 1
                 level = max(2, self.workers // unit.siblings.count)
                 cuts = model.cuts(after, upto, _PIECE_KEYS, ahead, level=level)
         bounds = [after, *cuts, upto]
@@ -249,7 +250,6 @@ class BucketLister:
         """
         share = self.workers * _PIECE_KEYS / unit.siblings.count
         grown = _PIECE_KEYS * 2.0**unit.rounds
-        unit.rounds += 1
         return min(self.workers * _PIECE_KEYS, max(share, grown))
 
     def _list(self, piece: Piece, plan: Plan) -> None:
