@@ -10,7 +10,7 @@ unless `RegisterOptions.adaptive` is off; the report then lists the cut files.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -90,11 +90,13 @@ def prepare_files(
     state: Path | None,
     checks: Sequence[ItemCheck],
     reporter: Reporter,
+    meanwhile: Callable[[], object] | None = None,
 ) -> PreparedFiles:
     """The files to send: `manifests`, or built from `source`; `checks` applied to either.
 
     Refused items are left out of copies of the files (the originals are never
     rewritten), before anything is sent; the state stays beside the original files.
+    `meanwhile`: work to do while worker processes read the files (`iter_manifest_files`).
     """
     state = state_path(manifests, source, state)
     if manifests is not None:
@@ -109,9 +111,10 @@ def prepare_files(
             source, build, OutputSpec(directory, force=True), reporter, item_checks=checks
         )
         max_items, max_bytes = file_limits(build)
-        files = tuple(iter_manifest_files(directory))
+        files = tuple(iter_manifest_files(directory, meanwhile=meanwhile))
         return PreparedFiles(directory, files, state, True, max_items, max_bytes)
-    return PreparedFiles(directory, tuple(iter_manifest_files(directory)), state)
+    files = tuple(iter_manifest_files(directory, meanwhile=meanwhile))
+    return PreparedFiles(directory, files, state)
 
 
 def register(

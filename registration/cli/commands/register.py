@@ -7,6 +7,7 @@ from pathlib import Path
 
 from registration.cli import options
 from registration.cli.console import Console
+from registration.encord.connection import load_sdk
 from registration.encord.retry import DEFAULT_BASE_DELAY, DEFAULT_MAX_ATTEMPTS
 from registration.errors import UsageError
 from registration.metadata_schema.organisation import schema_item_checks
@@ -189,6 +190,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
             state,
             schema_item_checks(args.schema, connection, console),
             console,
+            meanwhile=load_sdk,
         )
         report = register(prepared, target, run_options, connection, console)
     if args.json:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 from pathlib import Path
 
 import orjson
@@ -44,3 +45,24 @@ def test_the_first_bad_file_in_order_is_reported_whatever_the_workers(tmp_path: 
     assert type(errors[1]) is type(errors[0])
     assert (str(errors[1]), errors[1].source) == (str(errors[0]), errors[0].source)
     assert "manifest-00004.json" in str(errors[0])
+
+
+def test_meanwhile_runs_while_the_workers_read_the_files(tmp_path: Path):
+    """The CLI imports the SDK in `meanwhile`: it must run with the workers already started
+    (forked before it, so they do not inherit a half-done import), and change no result."""
+    _write(tmp_path / "m", PARALLEL_FILES + 3)
+    seen: list[int] = []
+
+    def meanwhile() -> None:
+        seen.append(len(multiprocessing.active_children()))
+
+    with_it = list(iter_manifest_files(tmp_path / "m", workers=2, meanwhile=meanwhile))
+    assert len(seen) == 1 and seen[0] >= 2  # called once, both workers running
+    assert with_it == list(iter_manifest_files(tmp_path / "m", workers=1))
+
+
+def test_meanwhile_is_not_called_when_the_files_are_read_here(tmp_path: Path):
+    _write(tmp_path / "m", PARALLEL_FILES + 3)
+    seen: list[int] = []
+    files = list(iter_manifest_files(tmp_path / "m", workers=1, meanwhile=lambda: seen.append(1)))
+    assert len(files) == PARALLEL_FILES + 3 and seen == []
