@@ -1,4 +1,4 @@
-"""Worker processes: how many to use, whether they can be forked here, errors that travel back.
+"""Worker processes: how many to use, forking them, errors that travel back.
 
 Shared by the parallel manifest build (`registration.build.parallel`) and the fingerprinting
 of registration files (`registration.register.files`).
@@ -9,6 +9,8 @@ from __future__ import annotations
 import multiprocessing
 import os
 import pickle
+import signal
+from multiprocessing.pool import Pool
 
 from registration.errors import RegisterError
 
@@ -24,6 +26,23 @@ def default_workers() -> int:
 def can_fork() -> bool:
     """True where worker processes can be forked (Linux, macOS)."""
     return "fork" in multiprocessing.get_all_start_methods()
+
+
+def fork_pool(processes: int) -> Pool:
+    """A pool of `processes` forked workers, which its `terminate()` always stops.
+
+    The workers go back to the default signal handling: SIGTERM ends them at once, and
+    Ctrl-C's SIGINT is left to this process (which stops them). Inherited, the CLI's SIGTERM
+    handler (which raises KeyboardInterrupt) could leave a worker waiting on the task queue
+    after the pool's `terminate()`, and this process joining it forever (seen about once in
+    a hundred pools).
+    """
+    return multiprocessing.get_context("fork").Pool(processes, initializer=_worker_signals)
+
+
+def _worker_signals() -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def portable(exc: Exception, worker: str = "a worker process") -> Exception:

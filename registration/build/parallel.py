@@ -18,7 +18,6 @@ is sequential.
 
 from __future__ import annotations
 
-import multiprocessing
 import shutil
 import tempfile
 from collections import Counter, deque
@@ -43,7 +42,7 @@ from registration.build.summary import Totals
 from registration.build.writer import EncodedItem, ManifestWriter
 from registration.encord.formats import ItemCheck
 from registration.encord.limits import MAX_CLIENT_METADATA_BYTES, MAX_URLS_PER_FILE
-from registration.processes import portable
+from registration.processes import fork_pool, portable
 from registration.reporter import Reporter
 
 SEGMENT_ROWS: Final = 65_536
@@ -242,7 +241,7 @@ class _LazyPool:
     def get(self) -> Pool:
         """The pool (forked now if not yet: the workers inherit the build as it is)."""
         if self._pool is None:
-            self._pool = multiprocessing.get_context("fork").Pool(self.workers)
+            self._pool = fork_pool(self.workers)
         return self._pool
 
     def close(self) -> None:

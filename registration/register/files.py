@@ -14,7 +14,6 @@ imports the Encord SDK then, about 0.8 s of CPU here, instead of after the files
 from __future__ import annotations
 
 import hashlib
-import multiprocessing
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +21,7 @@ from typing import Any, Final
 
 from registration.encord.files import count_units, iter_manifest_paths, parse_manifest, read_bytes
 from registration.errors import InputError
-from registration.processes import can_fork, default_workers, portable
+from registration.processes import can_fork, default_workers, fork_pool, portable
 
 PARALLEL_FILES: Final = 8
 """Files from which they are fingerprinted by worker processes (fewer: starting them costs more)."""
@@ -72,7 +71,7 @@ def iter_manifest_files(
         for path in paths:
             yield _manifest_file(directory, path, fingerprint(path))
         return
-    with multiprocessing.get_context("fork").Pool(min(workers, len(paths))) as pool:
+    with fork_pool(min(workers, len(paths))) as pool:
         results = pool.imap(_fingerprint_task, paths)
         if meanwhile is not None:
             meanwhile()
