@@ -40,7 +40,7 @@ class Unit:
         self.expect: str | None = None
         """Where a sibling says this sub-prefix probably ends."""
         self.rounds = 0
-        """How many times its open end was cut (one piece at a time lists the open end)."""
+        """How many times its open end was cut (how far ahead the next cut reaches)."""
 
 
 class Piece:

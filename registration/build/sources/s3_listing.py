@@ -229,8 +229,10 @@ class BucketLister:
             if upto is None and unit.expect is not None and unit.expect > after:
                 cuts = model.cuts(after, unit.expect, _PIECE_KEYS, 0, even=True)
             else:
-                ahead = self._ahead(unit)
-                unit.rounds += 1
+                ahead = 0.0  # a bounded stretch is cut to its end; `ahead` is for open ones
+                if upto is None:
+                    ahead = self._ahead(unit)
+                    unit.rounds += 1
                 level = max(2, self.workers // unit.siblings.count)
                 cuts = model.cuts(after, upto, _PIECE_KEYS, ahead, level=level)
         bounds = [after, *cuts, upto]
